@@ -1,0 +1,354 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-engine/berth/internal/atomicfile"
+	"github.com/berth-engine/berth/internal/runtime/cgroup"
+)
+
+// Runtime drives containers whose records live in Store.
+type Runtime struct {
+	Store Store
+	// Self is the runtime binary to re-exec for container-side processes.
+	Self string
+	// Warn receives non-fatal problems (poststart and poststop hook failures).
+	Warn func(format string, args ...any)
+}
+
+// New returns a Runtime rooted at root.
+func New(root string) *Runtime {
+	return &Runtime{
+		Store: Store{Root: root},
+		Self:  "/proc/self/exe",
+		Warn:  func(string, ...any) {},
+	}
+}
+
+// Stdio is the standard streams handed to a container process.
+type Stdio struct{ In, Out, Err *os.File }
+
+// CreateOpts are create's options, named as runc's flags.
+type CreateOpts struct {
+	ID            string
+	Bundle        string
+	PidFile       string
+	ConsoleSocket string // path of a unix socket to send the pty master to
+	NoPivot       bool
+	PreserveFDs   int
+	Stdio         Stdio
+	// Console, when set and the process has a terminal, receives the pty master instead
+	// of a console socket (run in the foreground uses it to relay the terminal).
+	Console *os.File
+}
+
+// Created is a container after create: for run, the init is our child to wait for.
+type Created struct {
+	State *State
+	Cmd   *exec.Cmd
+}
+
+// Create sets up a container from a bundle and leaves its init waiting for Start.
+// On any failure nothing is left behind: no state dir, cgroup, mount or process.
+func (r *Runtime) Create(o CreateOpts) (_ *Created, err error) {
+	if err := CheckID(o.ID); err != nil {
+		return nil, err
+	}
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := LoadSpec(bundle)
+	if err != nil {
+		return nil, err
+	}
+	rootfs, err := rootfsPath(bundle, spec)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Process.Terminal && o.ConsoleSocket == "" && o.Console == nil {
+		return nil, errors.New("cannot allocate a tty without --console-socket when detached")
+	}
+	if !spec.Process.Terminal && o.ConsoleSocket != "" {
+		return nil, errors.New("--console-socket given but process.terminal is false")
+	}
+	if err := os.MkdirAll(r.Store.Root, 0o711); err != nil {
+		return nil, fmt.Errorf("runtime root: %w", err)
+	}
+	dir := r.Store.dir(o.ID)
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("container %q: %w", o.ID, ErrExist)
+		}
+		return nil, err
+	}
+	var cg cgroup.Manager
+	var cmd *exec.Cmd
+	defer func() {
+		if err == nil {
+			return
+		}
+		if cmd != nil && cmd.Process != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+		if cg != nil {
+			cg.Destroy()
+		}
+		os.RemoveAll(dir)
+	}()
+
+	st := &State{
+		ID:      o.ID,
+		Bundle:  bundle,
+		Rootfs:  rootfs,
+		Created: time.Now().UTC(),
+		Owner:   "",
+		Spec:    spec,
+	}
+	startLn, err := listenStart(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer startLn.Close()
+
+	parentSock, childSock, err := socketPair()
+	if err != nil {
+		return nil, err
+	}
+	defer parentSock.Close()
+
+	var consoleConn *os.File
+	switch {
+	case o.Console != nil && spec.Process.Terminal:
+		consoleConn = o.Console
+	case o.ConsoleSocket != "":
+		if consoleConn, err = dialUnix(o.ConsoleSocket); err != nil {
+			childSock.Close()
+			return nil, fmt.Errorf("console socket %s: %w", o.ConsoleSocket, err)
+		}
+		defer consoleConn.Close()
+	}
+
+	// Fds in the child: 0-2 stdio, 3.. preserved, then sync, start socket, console.
+	extra := make([]*os.File, 0, o.PreserveFDs+3)
+	for i := 0; i < o.PreserveFDs; i++ {
+		extra = append(extra, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	cfg := initConfig{
+		Spec:        spec,
+		Process:     spec.Process,
+		Bundle:      bundle,
+		Rootfs:      rootfs,
+		NoPivot:     o.NoPivot,
+		PreserveFDs: o.PreserveFDs,
+		ConsoleFD:   -1,
+	}
+	syncFD := 3 + len(extra)
+	extra = append(extra, childSock)
+	cfg.StartFD = 3 + len(extra)
+	extra = append(extra, startLn)
+	if consoleConn != nil {
+		cfg.ConsoleFD = 3 + len(extra)
+		extra = append(extra, consoleConn)
+	}
+
+	sp := spawnSpec{
+		self:  r.Self,
+		arg:   "init",
+		stdio: stdioOrDefault(o.Stdio),
+		extra: extra,
+		env:   []string{"_BERTH_SYNC_FD=" + strconv.Itoa(syncFD)},
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		flag := nsFlags[ns.Type]
+		switch {
+		case ns.Path != "":
+			sp.join = append(sp.join, nsJoin{flag: flag, path: ns.Path})
+		case ns.Type == specs.CgroupNamespace:
+			// Unshared by init once it is in its cgroup, so that cgroup is the namespace's root.
+			cfg.NewCgroupNS = true
+		case ns.Type == specs.TimeNamespace:
+			// Unshared by init, which sets the offsets before anything enters it.
+			cfg.NewTimeNS = true
+		default:
+			sp.cloneFlags |= flag
+		}
+	}
+	if sp.cloneFlags&unix.CLONE_NEWUSER != 0 {
+		cfg.UserNS = true
+		sp.sys.UidMappings = idMaps(spec.Linux.UIDMappings)
+		sp.sys.GidMappings = idMaps(spec.Linux.GIDMappings)
+		sp.sys.GidMappingsEnableSetgroups = true
+	}
+	cmd, err = spawn(sp)
+	childSock.Close()
+	if err != nil {
+		cmd = nil
+		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	st.Pid = cmd.Process.Pid
+	if st.PidStart, _, err = procStat(st.Pid); err != nil {
+		return nil, fmt.Errorf("container init exited early: %w", err)
+	}
+
+	if cg, err = cgroup.New(spec.Linux.CgroupsPath, o.ID); err != nil {
+		return nil, err
+	}
+	if err = cg.Apply(st.Pid); err != nil {
+		return nil, err
+	}
+	if spec.Linux.Resources != nil {
+		if err = cg.Set(spec.Linux.Resources); err != nil {
+			return nil, err
+		}
+	}
+	st.CgroupPaths = cg.Paths()
+
+	sync := newSyncPipe(parentSock)
+	if cfg.State, err = json.Marshal(st.ociState(StatusCreating)); err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err = sync.send(syncMsg{Type: msgConfig, Config: raw}); err != nil {
+		return nil, fmt.Errorf("send config to init: %w", err)
+	}
+	if _, err = sync.expect(msgMounted); err != nil {
+		return nil, childError(err)
+	}
+	if h := spec.Hooks; h != nil {
+		state := st.hookState(StatusCreating)
+		//lint:ignore SA1019 prestart is deprecated but still part of the spec and still used.
+		if err = runHooks("prestart", h.Prestart, state); err != nil {
+			return nil, err
+		}
+		if err = runHooks("createRuntime", h.CreateRuntime, state); err != nil {
+			return nil, err
+		}
+	}
+	if err = sync.send(syncMsg{Type: msgHooked}); err != nil {
+		return nil, fmt.Errorf("resume init: %w", err)
+	}
+	if _, err = sync.expect(msgReady); err != nil {
+		return nil, childError(err)
+	}
+	if err = r.Store.save(st); err != nil {
+		return nil, err
+	}
+	if o.PidFile != "" {
+		if err = writePidFile(o.PidFile, st.Pid); err != nil {
+			return nil, err
+		}
+	}
+	return &Created{State: st, Cmd: cmd}, nil
+}
+
+// childError turns a lost sync connection into a clearer message.
+func childError(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return errors.New("container init exited during setup")
+	}
+	return err
+}
+
+func stdioOrDefault(s Stdio) [3]*os.File {
+	io := [3]*os.File{s.In, s.Out, s.Err}
+	def := [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
+	for i := range io {
+		if io[i] == nil {
+			io[i] = def[i]
+		}
+	}
+	return io
+}
+
+func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(m))
+	for i, x := range m {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(x.ContainerID), HostID: int(x.HostID), Size: int(x.Size)}
+	}
+	return out
+}
+
+// writePidFile writes pid atomically, as callers poll for the file to appear.
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(abs, []byte(strconv.Itoa(pid)), 0o644)
+}
+
+// socketPair returns two connected stream sockets, both close-on-exec.
+func socketPair() (*os.File, *os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "sync-parent"), os.NewFile(uintptr(fds[1]), "sync-child"), nil
+}
+
+// listenStart makes the socket in dir that start connects to. The parent creates it
+// (init may run in a user namespace that cannot write the state dir) and hands init
+// the listener.
+func listenStart(dir string) (*os.File, error) {
+	path, done, err := shortPath(dir, startSockName)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("start socket: %w", err)
+	}
+	l.SetUnlinkOnClose(false)
+	f, err := l.File()
+	l.Close()
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// shortPath names dir/name by a path short enough for a unix socket address (108 bytes),
+// however deep dir is, through /proc/self/fd. Call done when the path is no longer used.
+func shortPath(dir, name string) (path string, done func(), err error) {
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", nil, err
+	}
+	return "/proc/self/fd/" + strconv.Itoa(fd) + "/" + name, func() { unix.Close(fd) }, nil
+}
+
+func dialUnix(path string) (*os.File, error) {
+	if len(path) >= 108 {
+		p, done, err := shortPath(filepath.Dir(path), filepath.Base(path))
+		if err != nil {
+			return nil, err
+		}
+		defer done()
+		path = p
+	}
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return c.File()
+}

@@ -1,0 +1,177 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// ExecOpts are exec's options, named as runc's flags.
+type ExecOpts struct {
+	ID            string
+	Process       *specs.Process
+	PidFile       string
+	ConsoleSocket string
+	Console       *os.File // receives the pty master when the process has a terminal
+	PreserveFDs   int
+	Stdio         Stdio
+}
+
+// Exec starts another process in a running container: it joins the container's
+// namespaces and cgroup and gets the container's seccomp filter. It returns once the
+// process has exec'd; the caller may wait for it.
+func (r *Runtime) Exec(o ExecOpts) (_ *exec.Cmd, err error) {
+	st, err := r.Store.Load(o.ID)
+	if err != nil {
+		return nil, err
+	}
+	switch status := r.Status(st); status {
+	case StatusStopped:
+		return nil, fmt.Errorf("cannot exec in a stopped container %s", o.ID)
+	case StatusPaused:
+		return nil, fmt.Errorf("cannot exec in a paused container %s", o.ID)
+	}
+	if err := validateProcess(o.Process); err != nil {
+		return nil, err
+	}
+	if o.Process.Terminal && o.ConsoleSocket == "" && o.Console == nil {
+		return nil, errors.New("cannot allocate a tty without --console-socket when detached")
+	}
+	sp := spawnSpec{self: r.Self, arg: "exec-init", stdio: stdioOrDefault(o.Stdio)}
+	for _, ns := range st.Spec.Linux.Namespaces {
+		name := procNSName[ns.Type]
+		if sameNS(st.Pid, name) {
+			continue
+		}
+		if ns.Type == specs.UserNamespace {
+			return nil, errors.New("exec into a container with its own user namespace is not supported yet")
+		}
+		sp.join = append(sp.join, nsJoin{flag: nsFlags[ns.Type], path: fmt.Sprintf("/proc/%d/ns/%s", st.Pid, name)})
+	}
+	parentSock, childSock, err := socketPair()
+	if err != nil {
+		return nil, err
+	}
+	defer parentSock.Close()
+	cfg := initConfig{Spec: st.Spec, Process: o.Process, PreserveFDs: o.PreserveFDs, ConsoleFD: -1, StartFD: -1}
+	for i := 0; i < o.PreserveFDs; i++ {
+		sp.extra = append(sp.extra, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	syncFD := 3 + len(sp.extra)
+	sp.extra = append(sp.extra, childSock)
+	if o.Process.Terminal {
+		conn := o.Console
+		if conn == nil {
+			if conn, err = dialUnix(o.ConsoleSocket); err != nil {
+				childSock.Close()
+				return nil, fmt.Errorf("console socket %s: %w", o.ConsoleSocket, err)
+			}
+			defer conn.Close()
+		}
+		cfg.ConsoleFD = 3 + len(sp.extra)
+		sp.extra = append(sp.extra, conn)
+	}
+	sp.env = []string{"_BERTH_SYNC_FD=" + strconv.Itoa(syncFD)}
+	cmd, err := spawn(sp)
+	childSock.Close()
+	if err != nil {
+		return nil, fmt.Errorf("start exec process: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+	cg, err := cgroupOf(st)
+	if err != nil {
+		return nil, err
+	}
+	if err = cg.Apply(cmd.Process.Pid); err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err = newSyncPipe(parentSock).send(syncMsg{Type: msgConfig, Config: raw}); err != nil {
+		return nil, fmt.Errorf("send config to exec process: %w", err)
+	}
+	// The child's end is close-on-exec: EOF means the program runs, text means it failed.
+	msg, err := io.ReadAll(parentSock)
+	if err != nil {
+		return nil, err
+	}
+	if len(msg) > 0 {
+		var m syncMsg
+		if json.Unmarshal([]byte(strings.TrimSpace(string(msg))), &m) == nil && m.Error != "" {
+			err = errors.New(m.Error)
+		} else {
+			err = errors.New(strings.TrimSpace(string(msg)))
+		}
+		return nil, err
+	}
+	if o.PidFile != "" {
+		if err = writePidFile(o.PidFile, cmd.Process.Pid); err != nil {
+			return nil, err
+		}
+	}
+	return cmd, nil
+}
+
+// ExecInit is the body of "berth-runtime exec-init": born inside the container's
+// namespaces, it sets up the process as init does for the container's own program.
+// It never returns.
+func ExecInit() {
+	sync, err := syncFromEnv()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "berth-runtime exec-init:", err)
+		os.Exit(1)
+	}
+	cfg, err := receiveConfig(sync)
+	if err == nil {
+		err = execInit(cfg)
+	}
+	sync.send(syncMsg{Type: msgError, Error: err.Error()})
+	os.Exit(1)
+}
+
+func execInit(cfg *initConfig) error {
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl dumpable: %w", err)
+	}
+	self, err := selfIdentity()
+	if err != nil {
+		return err
+	}
+	if cfg.Process.Terminal {
+		if _, err := unix.Setsid(); err != nil {
+			return fmt.Errorf("setsid: %w", err)
+		}
+		if err := setupConsole(cfg.ConsoleFD, false); err != nil {
+			return err
+		}
+	}
+	if err := setRlimits(cfg.Process.Rlimits); err != nil {
+		return err
+	}
+	if err := setOOMScoreAdj(cfg.Process.OOMScoreAdj); err != nil {
+		return err
+	}
+	prog, err := prepareExec(cfg.Process, cfg.Spec, self)
+	if err != nil {
+		return err
+	}
+	if err := closeExtraFDs(cfg.PreserveFDs); err != nil {
+		return err
+	}
+	return prog.exec()
+}

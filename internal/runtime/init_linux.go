@@ -1,0 +1,228 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-engine/berth/internal/runtime/rootfs"
+)
+
+// Init is the body of "berth-runtime init", the container's first process. The caller
+// (main) has locked the main goroutine to the main OS thread: namespaces unshared here
+// and credentials set here belong to that thread, and execve runs from it.
+// Init never returns: it execs the user's program or exits 1 after reporting an error.
+func Init() {
+	sync, err := syncFromEnv()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "berth-runtime init:", err)
+		os.Exit(1)
+	}
+	cfg, err := receiveConfig(sync)
+	if err == nil {
+		err = initContainer(sync, cfg)
+	}
+	// initContainer only returns on failure.
+	sync.send(syncMsg{Type: msgError, Error: err.Error()})
+	os.Exit(1)
+}
+
+func syncFromEnv() (*syncPipe, error) {
+	fd, err := strconv.Atoi(os.Getenv("_BERTH_SYNC_FD"))
+	if err != nil {
+		return nil, errors.New("not started by berth-runtime (no sync fd)")
+	}
+	os.Unsetenv("_BERTH_SYNC_FD")
+	unix.CloseOnExec(fd)
+	return newSyncPipe(os.NewFile(uintptr(fd), "sync")), nil
+}
+
+func receiveConfig(sync *syncPipe) (*initConfig, error) {
+	m, err := sync.expect(msgConfig)
+	if err != nil {
+		return nil, err
+	}
+	var cfg initConfig
+	if err := json.Unmarshal(m.Config, &cfg); err != nil {
+		return nil, fmt.Errorf("bad init config: %w", err)
+	}
+	return &cfg, nil
+}
+
+func initContainer(sync *syncPipe, cfg *initConfig) error {
+	spec := cfg.Spec
+	if !cfg.UserNS {
+		// Until execve this process is the runtime binary: keep other processes in the
+		// container from opening /proc/<pid>/exe (the CVE-2019-5736 class).
+		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+			return fmt.Errorf("prctl dumpable: %w", err)
+		}
+	}
+	self, err := selfIdentity()
+	if err != nil {
+		return err
+	}
+	if cfg.NewCgroupNS {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("unshare cgroup namespace: %w", err)
+		}
+	}
+	if cfg.NewTimeNS {
+		if err := enterNewTimeNS(spec.Linux.TimeOffsets); err != nil {
+			return err
+		}
+	}
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("setsid: %w", err)
+	}
+	plan, err := rootfs.NewPlan(spec, cfg.Bundle, rootfs.Options{InUserNS: cfg.UserNS})
+	if err != nil {
+		return err
+	}
+	if err := plan.Setup(); err != nil {
+		return err
+	}
+	if err := sync.send(syncMsg{Type: msgMounted}); err != nil {
+		return err
+	}
+	if _, err := sync.expect(msgHooked); err != nil {
+		return err
+	}
+	if spec.Hooks != nil {
+		if err := runHooks("createContainer", spec.Hooks.CreateContainer, cfg.State); err != nil {
+			return err
+		}
+	}
+	if err := plan.Enter(cfg.NoPivot); err != nil {
+		return err
+	}
+	if cfg.Process.Terminal {
+		if err := setupConsole(cfg.ConsoleFD, true); err != nil {
+			return err
+		}
+	}
+	if spec.Hostname != "" {
+		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+			return fmt.Errorf("sethostname %q: %w", spec.Hostname, err)
+		}
+	}
+	if spec.Domainname != "" {
+		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+			return fmt.Errorf("setdomainname %q: %w", spec.Domainname, err)
+		}
+	}
+	if err := plan.Finalize(); err != nil {
+		return err
+	}
+	if err := setRlimits(cfg.Process.Rlimits); err != nil {
+		return err
+	}
+	if err := setOOMScoreAdj(cfg.Process.OOMScoreAdj); err != nil {
+		return err
+	}
+	prog, err := prepareExec(cfg.Process, spec, self)
+	if err != nil {
+		return err
+	}
+	if err := closeExtraFDs(cfg.PreserveFDs); err != nil {
+		return err
+	}
+	if err := sync.send(syncMsg{Type: msgReady}); err != nil {
+		return err
+	}
+	// Created: wait for start. Errors from here on go to the start command's connection.
+	conn, err := acceptStart(cfg.StartFD)
+	if err != nil {
+		return err
+	}
+	fail := func(err error) {
+		conn.WriteString(err.Error())
+		os.Exit(1)
+	}
+	if spec.Hooks != nil {
+		state := cfg.State
+		if err := runHooks("startContainer", spec.Hooks.StartContainer, state); err != nil {
+			fail(err)
+		}
+	}
+	fail(prog.exec())
+	return nil
+}
+
+// acceptStart blocks until start connects to the listening socket.
+func acceptStart(lfd int) (*os.File, error) {
+	for {
+		nfd, _, err := unix.Accept4(lfd, unix.SOCK_CLOEXEC)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("wait for start: %w", err)
+		}
+		unix.Close(lfd)
+		return os.NewFile(uintptr(nfd), "start"), nil
+	}
+}
+
+// enterNewTimeNS unshares a time namespace for our children (execve moves us into it)
+// and sets its offsets while nothing is in it yet.
+func enterNewTimeNS(offsets map[string]specs.LinuxTimeOffset) error {
+	if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
+		return fmt.Errorf("unshare time namespace: %w", err)
+	}
+	var b strings.Builder
+	for clock, off := range offsets {
+		switch clock {
+		case "monotonic", "boottime":
+		default:
+			return fmt.Errorf("timeOffsets: unknown clock %q (want monotonic or boottime)", clock)
+		}
+		fmt.Fprintf(&b, "%s %d %d\n", clock, off.Secs, off.Nanosecs)
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	if err := os.WriteFile("/proc/self/timens_offsets", []byte(b.String()), 0); err != nil {
+		return fmt.Errorf("set time offsets: %w", err)
+	}
+	return nil
+}
+
+func setRlimits(rls []specs.POSIXRlimit) error {
+	for _, rl := range rls {
+		res, ok := rlimitNames[rl.Type]
+		if !ok {
+			return fmt.Errorf("unknown rlimit %q", rl.Type)
+		}
+		if err := setrlimit(res, rl.Soft, rl.Hard); err != nil {
+			return fmt.Errorf("setrlimit %s soft %d hard %d: %w", rl.Type, rl.Soft, rl.Hard, err)
+		}
+	}
+	return nil
+}
+
+func setOOMScoreAdj(adj *int) error {
+	if adj == nil {
+		return nil
+	}
+	if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*adj)), 0); err != nil {
+		return fmt.Errorf("set oom_score_adj %d: %w", *adj, err)
+	}
+	return nil
+}
+
+// closeExtraFDs marks every fd but stdio and the preserved ones close-on-exec, so that
+// nothing of the host (a directory fd above all: the CVE-2024-21626 class) reaches the
+// container's program.
+func closeExtraFDs(preserve int) error {
+	if err := unix.CloseRange(uint(3+preserve), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close_range: %w", err)
+	}
+	return nil
+}
