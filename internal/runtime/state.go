@@ -66,7 +66,8 @@ func CheckID(id string) error {
 	return nil
 }
 
-func (s Store) dir(id string) string      { return filepath.Join(s.Root, id) }
+func (s Store) dir(id string) string { return filepath.Join(s.Root, id) }
+
 // startSockName is the socket init listens on until start; it exists only while the
 // container is "created".
 const startSockName = "start.sock"

@@ -1,0 +1,29 @@
+// Command berth-runtime is berth's OCI runtime, with runc's command line. The same
+// binary is the container-side "init" and "exec-init" processes it starts.
+package main
+
+import (
+	"os"
+	goruntime "runtime"
+
+	"github.com/berth-engine/berth/internal/runtime"
+	"github.com/berth-engine/berth/internal/runtimecli"
+)
+
+func init() {
+	// The container-side processes set namespaces and credentials per thread and then
+	// execve from that thread: keep main on one thread from the very start.
+	goruntime.LockOSThread()
+}
+
+func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "init":
+			runtime.Init()
+		case "exec-init":
+			runtime.ExecInit()
+		}
+	}
+	os.Exit(runtimecli.Main(os.Args[1:], os.Stdout, os.Stderr))
+}
