@@ -1,0 +1,287 @@
+package rootfs
+
+import (
+	"fmt"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// mountOpts is what an OCI mount's option list means to the kernel. Every option is one
+// of four kinds:
+//
+//   - a mount(2) flag that it sets ("ro", "nosuid", "rbind") or clears ("rw", "suid");
+//   - a propagation change ("rprivate", "slave"), applied by a second mount(2) call
+//     once the mount exists, because the kernel does not take propagation and other
+//     flags in one call;
+//   - a recursive attribute ("rro", "rnosuid"), applied with mount_setattr(2) and
+//     AT_RECURSIVE to the new mount and everything under it;
+//   - anything else, which is the filesystem's own option ("size=64m", "mode=1777")
+//     and goes to mount(2) as its data string.
+type mountOpts struct {
+	flags   uintptr   // MS_* flags to set
+	clear   uintptr   // MS_* flags the options explicitly turn off
+	prop    []uintptr // propagation changes, in the order given
+	attrSet uint64    // MOUNT_ATTR_* to set recursively
+	attrClr uint64    // MOUNT_ATTR_* to clear recursively
+	data    []string  // filesystem options, in the order given
+}
+
+// flagOption is a mount(2) flag an option sets, or clears when clear is true.
+type flagOption struct {
+	flag  uintptr
+	clear bool
+}
+
+// atimeFlags are the mutually exclusive access-time modes of a mount.
+const atimeFlags = unix.MS_NOATIME | unix.MS_RELATIME | unix.MS_STRICTATIME
+
+var flagOptions = map[string]flagOption{
+	"defaults":      {0, false},
+	"ro":            {unix.MS_RDONLY, false},
+	"rw":            {unix.MS_RDONLY, true},
+	"nosuid":        {unix.MS_NOSUID, false},
+	"suid":          {unix.MS_NOSUID, true},
+	"nodev":         {unix.MS_NODEV, false},
+	"dev":           {unix.MS_NODEV, true},
+	"noexec":        {unix.MS_NOEXEC, false},
+	"exec":          {unix.MS_NOEXEC, true},
+	"sync":          {unix.MS_SYNCHRONOUS, false},
+	"async":         {unix.MS_SYNCHRONOUS, true},
+	"dirsync":       {unix.MS_DIRSYNC, false},
+	"remount":       {unix.MS_REMOUNT, false},
+	"mand":          {unix.MS_MANDLOCK, false},
+	"nomand":        {unix.MS_MANDLOCK, true},
+	"noatime":       {unix.MS_NOATIME, false},
+	"atime":         {unix.MS_NOATIME, true},
+	"nodiratime":    {unix.MS_NODIRATIME, false},
+	"diratime":      {unix.MS_NODIRATIME, true},
+	"relatime":      {unix.MS_RELATIME, false},
+	"norelatime":    {unix.MS_RELATIME, true},
+	"strictatime":   {unix.MS_STRICTATIME, false},
+	"nostrictatime": {unix.MS_STRICTATIME, true},
+	"iversion":      {unix.MS_I_VERSION, false},
+	"noiversion":    {unix.MS_I_VERSION, true},
+	"lazytime":      {unix.MS_LAZYTIME, false},
+	"nolazytime":    {unix.MS_LAZYTIME, true},
+	"silent":        {unix.MS_SILENT, false},
+	"loud":          {unix.MS_SILENT, true},
+	"bind":          {unix.MS_BIND, false},
+	"rbind":         {unix.MS_BIND | unix.MS_REC, false},
+}
+
+var propagationOptions = map[string]uintptr{
+	"private":     unix.MS_PRIVATE,
+	"rprivate":    unix.MS_PRIVATE | unix.MS_REC,
+	"shared":      unix.MS_SHARED,
+	"rshared":     unix.MS_SHARED | unix.MS_REC,
+	"slave":       unix.MS_SLAVE,
+	"rslave":      unix.MS_SLAVE | unix.MS_REC,
+	"unbindable":  unix.MS_UNBINDABLE,
+	"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
+}
+
+// attrOption is a recursive mount attribute: set and clr go to mount_setattr(2).
+type attrOption struct{ set, clr uint64 }
+
+var recursiveOptions = map[string]attrOption{
+	"rro":          {unix.MOUNT_ATTR_RDONLY, 0},
+	"rrw":          {0, unix.MOUNT_ATTR_RDONLY},
+	"rnosuid":      {unix.MOUNT_ATTR_NOSUID, 0},
+	"rsuid":        {0, unix.MOUNT_ATTR_NOSUID},
+	"rnodev":       {unix.MOUNT_ATTR_NODEV, 0},
+	"rdev":         {0, unix.MOUNT_ATTR_NODEV},
+	"rnoexec":      {unix.MOUNT_ATTR_NOEXEC, 0},
+	"rexec":        {0, unix.MOUNT_ATTR_NOEXEC},
+	"rnodiratime":  {unix.MOUNT_ATTR_NODIRATIME, 0},
+	"rdiratime":    {0, unix.MOUNT_ATTR_NODIRATIME},
+	"rrelatime":    {unix.MOUNT_ATTR_RELATIME, unix.MOUNT_ATTR__ATIME},
+	"rnoatime":     {unix.MOUNT_ATTR_NOATIME, unix.MOUNT_ATTR__ATIME},
+	"rstrictatime": {unix.MOUNT_ATTR_STRICTATIME, unix.MOUNT_ATTR__ATIME},
+}
+
+// errIDMap is returned for id-mapped mounts, which berth does not do yet.
+var errIDMap = fmt.Errorf("idmapped mounts not supported")
+
+// parseOptions sorts a mount's options into flags, propagation, recursive attributes
+// and filesystem data. Later options win over earlier ones ("ro,rw" is rw), as with
+// mount(8). It rejects only what no filesystem could take: id-mapping options and
+// empty strings; whether data suits the filesystem is checkData's job.
+func parseOptions(options []string) (mountOpts, error) {
+	var o mountOpts
+	for _, opt := range options {
+		if f, ok := flagOptions[opt]; ok {
+			if f.clear {
+				o.flags &^= f.flag
+				o.clear |= f.flag
+			} else {
+				if f.flag&atimeFlags != 0 {
+					// The access-time modes exclude each other: the last one wins.
+					o.flags &^= atimeFlags
+				}
+				o.flags |= f.flag
+				o.clear &^= f.flag
+			}
+			continue
+		}
+		if p, ok := propagationOptions[opt]; ok {
+			o.prop = append(o.prop, p)
+			continue
+		}
+		if a, ok := recursiveOptions[opt]; ok {
+			o.attrSet = o.attrSet&^a.clr | a.set
+			o.attrClr = o.attrClr&^a.set | a.clr
+			continue
+		}
+		switch {
+		case opt == "idmap" || opt == "ridmap" || strings.HasPrefix(opt, "idmap=") || strings.HasPrefix(opt, "ridmap="):
+			return o, fmt.Errorf("option %q: %w", opt, errIDMap)
+		case opt == "":
+			return o, fmt.Errorf("empty mount option")
+		}
+		o.data = append(o.data, opt)
+	}
+	return o, nil
+}
+
+// knownData lists, for the filesystems berth mounts itself, the option names (the part
+// before any "=") they accept. An option outside the list is a typo or a flag meant
+// for another filesystem and is refused before anything is mounted. Filesystems not in
+// the map get their data passed through unchecked.
+var knownData = map[string][]string{
+	"bind":   {},
+	"cgroup": {},
+	"sysfs":  {},
+	"mqueue": {},
+	"proc":   {"hidepid", "gid", "subset"},
+	"devpts": {"newinstance", "ptmxmode", "mode", "gid", "uid", "max"},
+	"tmpfs": {"size", "nr_blocks", "nr_inodes", "mode", "uid", "gid", "huge", "mpol",
+		"inode32", "inode64", "noswap", "quota", "usrquota", "grpquota",
+		"usrquota_block_hardlimit", "usrquota_inode_hardlimit",
+		"grpquota_block_hardlimit", "grpquota_inode_hardlimit", "casefold", "strict_encoding"},
+	"cgroup2": {"nsdelegate", "favordynmods", "memory_localevents", "memory_recursiveprot",
+		"memory_hugetlb_accounting", "pids_localevents"},
+}
+
+// checkData refuses filesystem options that fstype does not take.
+func checkData(fstype string, data []string) error {
+	known, ok := knownData[fstype]
+	if !ok {
+		return nil
+	}
+	for _, d := range data {
+		name, _, _ := strings.Cut(d, "=")
+		found := false
+		for _, k := range known {
+			if k == name {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return fmt.Errorf("unknown mount option %q for %s", d, fstype)
+		}
+	}
+	return nil
+}
+
+// hasData reports whether data sets option name (with or without a value).
+func hasData(data []string, name string) bool {
+	for _, d := range data {
+		if n, _, _ := strings.Cut(d, "="); n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// flagNames is the order in which String and error messages list flags.
+var flagNames = []struct {
+	flag uintptr
+	name string
+}{
+	{unix.MS_BIND, "bind"},
+	{unix.MS_REC, "rec"},
+	{unix.MS_REMOUNT, "remount"},
+	{unix.MS_RDONLY, "ro"},
+	{unix.MS_NOSUID, "nosuid"},
+	{unix.MS_NODEV, "nodev"},
+	{unix.MS_NOEXEC, "noexec"},
+	{unix.MS_SYNCHRONOUS, "sync"},
+	{unix.MS_DIRSYNC, "dirsync"},
+	{unix.MS_MANDLOCK, "mand"},
+	{unix.MS_NOATIME, "noatime"},
+	{unix.MS_NODIRATIME, "nodiratime"},
+	{unix.MS_RELATIME, "relatime"},
+	{unix.MS_STRICTATIME, "strictatime"},
+	{unix.MS_I_VERSION, "iversion"},
+	{unix.MS_LAZYTIME, "lazytime"},
+	{unix.MS_SILENT, "silent"},
+	{unix.MS_PRIVATE, "private"},
+	{unix.MS_SHARED, "shared"},
+	{unix.MS_SLAVE, "slave"},
+	{unix.MS_UNBINDABLE, "unbindable"},
+}
+
+// flagString names the flags in f, comma-separated, or "-" for none.
+func flagString(f uintptr) string {
+	var names []string
+	for _, n := range flagNames {
+		if f&n.flag != 0 {
+			names = append(names, n.name)
+			f &^= n.flag
+		}
+	}
+	if f != 0 {
+		names = append(names, fmt.Sprintf("%#x", f))
+	}
+	if len(names) == 0 {
+		return "-"
+	}
+	return strings.Join(names, ",")
+}
+
+// propagationString names a propagation change the way options spell it ("rslave").
+func propagationString(p uintptr) string {
+	for name, v := range propagationOptions {
+		if v == p {
+			return name
+		}
+	}
+	return flagString(p)
+}
+
+var attrNames = []struct {
+	attr uint64
+	name string
+}{
+	{unix.MOUNT_ATTR_RDONLY, "ro"},
+	{unix.MOUNT_ATTR_NOSUID, "nosuid"},
+	{unix.MOUNT_ATTR_NODEV, "nodev"},
+	{unix.MOUNT_ATTR_NOEXEC, "noexec"},
+	{unix.MOUNT_ATTR_NOATIME, "noatime"},
+	{unix.MOUNT_ATTR_STRICTATIME, "strictatime"},
+	{unix.MOUNT_ATTR_NODIRATIME, "nodiratime"},
+}
+
+// attrString names MOUNT_ATTR_* bits; the atime mask reads "atime".
+func attrString(a uint64) string {
+	var names []string
+	if a&unix.MOUNT_ATTR__ATIME == unix.MOUNT_ATTR__ATIME {
+		names = append(names, "atime")
+		a &^= unix.MOUNT_ATTR__ATIME
+	}
+	for _, n := range attrNames {
+		if a&n.attr != 0 {
+			names = append(names, n.name)
+			a &^= n.attr
+		}
+	}
+	if a != 0 {
+		names = append(names, fmt.Sprintf("%#x", a))
+	}
+	if len(names) == 0 {
+		return "-"
+	}
+	return strings.Join(names, ",")
+}
