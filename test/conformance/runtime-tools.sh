@@ -23,7 +23,7 @@
 #   PROGRAMS="default state ..."     run only these validation programs (default: all 58)
 #   STATE_ROOT=private               private: each runtime gets `--root <run dir>/state/<label>`
 #                                    (leftover containers are force-deleted after each program);
-#                                    default: the runtime's own default state dir, nothing added
+#                                    STATE_ROOT=default: no --root, the runtime's own state dir
 #   BERTH_RUNTIME=path               the berth-runtime binary for the `berth` shorthand
 #   GO=go                            the Go toolchain used to build the suite
 set -u -o pipefail
