@@ -2,7 +2,6 @@ package seccomp
 
 import (
 	"runtime"
-	"sort"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -131,17 +130,38 @@ func nativeArchFor(goarch string) specs.Arch {
 	return ""
 }
 
-// lookupSyscall finds name in the generated table by binary search.
+// lookupSyscall finds name in the generated table, or returns nil.
 func lookupSyscall(name string) *sysEntry {
-	i := sort.Search(len(syscallTable), func(i int) bool { return syscallTable[i].name >= name })
-	if i < len(syscallTable) && syscallTable[i].name == name {
-		return &syscallTable[i]
+	if row := lookupRow(name); row >= 0 {
+		return &syscallTable[row]
 	}
 	return nil
+}
+
+// lookupRow returns the row of name in syscallTable, or -1, through the
+// generated hash index.
+func lookupRow(name string) int {
+	for h := fnv1a(name) % uint32(len(nameIndex)); nameIndex[h] != 0; h = (h + 1) % uint32(len(nameIndex)) {
+		if row := int(nameIndex[h]) - 1; syscallTable[row].name == name {
+			return row
+		}
+	}
+	return -1
+}
+
+// fnv1a is the 32-bit FNV-1a hash; mktables.go hashes names the same way.
+func fnv1a(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
 }
 
 // sysEntry is one row of syscallTable.
 type sysEntry struct {
 	name string
 	nr   [numColumns]int32
+	rank [numColumns]int16
 }

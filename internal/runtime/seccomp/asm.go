@@ -31,11 +31,18 @@ const noLabel label = -1
 // insn is an instruction before jump resolution. Conditional jumps name
 // their targets by label (jt, jf); JA uses jt.
 type insn struct {
-	code    uint16
-	k       uint32
-	jt, jf  label
-	comment string
+	code   uint16
+	k      uint32
+	jt, jf label
 }
+
+// comment annotates an instruction for disassembly. It is kept in two
+// parts so that compiling does not build strings nobody may read.
+type comment struct{ prefix, text string }
+
+func (c comment) String() string { return c.prefix + c.text }
+
+func note(text string) comment { return comment{text: text} }
 
 // rawInsn is a resolved instruction, laid out like struct sock_filter.
 type rawInsn struct {
@@ -51,6 +58,9 @@ type rawInsn struct {
 type assembler struct {
 	insns  []insn
 	labels []int32 // label -> index of the instruction it is bound to, or -1
+
+	annotate bool      // keep notes, for disassembly
+	notes    []comment // notes[i] annotates insns[i] when annotate is set
 }
 
 func (a *assembler) newLabel() label {
@@ -63,30 +73,33 @@ func (a *assembler) bind(l label) {
 	a.labels[l] = int32(len(a.insns))
 }
 
-func (a *assembler) emit(i insn) int {
+func (a *assembler) emit(i insn, c comment) int {
 	a.insns = append(a.insns, i)
+	if a.annotate {
+		a.notes = append(a.notes, c)
+	}
 	return len(a.insns) - 1
 }
 
-func (a *assembler) load(off uint32, comment string) {
-	a.emit(insn{code: opLdAbsW, k: off, jt: noLabel, jf: noLabel, comment: comment})
+func (a *assembler) load(off uint32, c comment) {
+	a.emit(insn{code: opLdAbsW, k: off, jt: noLabel, jf: noLabel}, c)
 }
 
 func (a *assembler) and(k uint32) {
-	a.emit(insn{code: opAndK, k: k, jt: noLabel, jf: noLabel})
+	a.emit(insn{code: opAndK, k: k, jt: noLabel, jf: noLabel}, comment{})
 }
 
-func (a *assembler) ret(k uint32, comment string) {
-	a.emit(insn{code: opRetK, k: k, jt: noLabel, jf: noLabel, comment: comment})
+func (a *assembler) ret(k uint32, c comment) {
+	a.emit(insn{code: opRetK, k: k, jt: noLabel, jf: noLabel}, c)
 }
 
 func (a *assembler) jump(to label) {
-	a.emit(insn{code: opJA, jt: to, jf: noLabel})
+	a.emit(insn{code: opJA, jt: to, jf: noLabel}, comment{})
 }
 
 // branch emits "if A <code> k goto jt else goto jf"; a noLabel target
 // means the next instruction.
-func (a *assembler) branch(code uint16, k uint32, jt, jf label, comment string) int {
+func (a *assembler) branch(code uint16, k uint32, jt, jf label, c comment) int {
 	var next label = noLabel
 	if jt == noLabel || jf == noLabel {
 		next = a.newLabel()
@@ -97,7 +110,7 @@ func (a *assembler) branch(code uint16, k uint32, jt, jf label, comment string) 
 	if jf == noLabel {
 		jf = next
 	}
-	i := a.emit(insn{code: code, k: k, jt: jt, jf: jf, comment: comment})
+	i := a.emit(insn{code: code, k: k, jt: jt, jf: jf}, c)
 	if next != noLabel {
 		a.bind(next)
 	}
@@ -125,7 +138,7 @@ func (i *insn) size(e uint8) int {
 // resolve lays the program out, inserting long jumps until every
 // conditional offset fits in 8 bits. Expansions only grow, so the loop
 // ends; in practice after two or three rounds.
-func (a *assembler) resolve() ([]rawInsn, []string, error) {
+func (a *assembler) resolve() ([]rawInsn, []comment, error) {
 	n := len(a.insns)
 	for l, at := range a.labels {
 		if at < 0 || int(at) >= n {
@@ -162,12 +175,20 @@ func (a *assembler) resolve() ([]rawInsn, []string, error) {
 	}
 }
 
-func (a *assembler) encode(pos []int, exp []uint8, total int) ([]rawInsn, []string, error) {
+func (a *assembler) encode(pos []int, exp []uint8, total int) ([]rawInsn, []comment, error) {
 	if total > maxInsns {
 		return nil, nil, fmt.Errorf("seccomp: filter needs %d BPF instructions, over the kernel's limit of %d", total, maxInsns)
 	}
 	out := make([]rawInsn, 0, total)
-	comments := make([]string, 0, total)
+	var comments []comment
+	if a.annotate {
+		comments = make([]comment, 0, total)
+	}
+	annotate := func(i int) {
+		if a.annotate {
+			comments = append(comments, a.notes[i])
+		}
+	}
 	rel := func(from, to int) (uint32, error) {
 		if to < from {
 			return 0, errors.New("seccomp: internal error: backward jump")
@@ -184,7 +205,7 @@ func (a *assembler) encode(pos []int, exp []uint8, total int) ([]rawInsn, []stri
 				return nil, nil, err
 			}
 			out = append(out, rawInsn{code: opJA, k: k})
-			comments = append(comments, in.comment)
+			annotate(i)
 		case in.isCond():
 			t, f := pos[a.labels[in.jt]], pos[a.labels[in.jf]]
 			e := exp[i]
@@ -216,18 +237,20 @@ func (a *assembler) encode(pos []int, exp []uint8, total int) ([]rawInsn, []stri
 				c.jf = uint8(k)
 			}
 			out = append(out, c)
-			comments = append(comments, in.comment)
+			annotate(i)
 			for j, to := range jas {
 				k, err := rel(here+2+j, to)
 				if err != nil {
 					return nil, nil, err
 				}
 				out = append(out, rawInsn{code: opJA, k: k})
-				comments = append(comments, "long jump")
+				if a.annotate {
+					comments = append(comments, note("long jump"))
+				}
 			}
 		default:
 			out = append(out, rawInsn{code: in.code, k: in.k})
-			comments = append(comments, in.comment)
+			annotate(i)
 		}
 	}
 	return out, comments, nil

@@ -26,18 +26,23 @@ type codegen struct {
 	a assembler
 
 	// per section
-	rets     map[uint32]label // return value -> its ret instruction
-	retOrder []uint32
-	blocks   map[string]label // rule block key -> its label
-	todo     []*callPlan      // rule blocks to emit, in label order
-	todoLbl  []label
-	arch     *archInfo // arch of the rule blocks being emitted
+	retOrder  []uint32         // return values used in the section, first use first
+	retLabels []label          // retLabels[i] labels the ret of retOrder[i]
+	blocks    map[string]label // rule block key -> its label
+	todo      []*callPlan      // rule blocks to emit, in label order
+	todoLbl   []label
+	todoArch  []*archPlan
+	ap        *archPlan // owner of the calls being dispatched
+	arch      *archInfo // arch of the rule blocks being emitted
 }
 
-func generate(p *plan) ([]rawInsn, []string, error) {
+// generate returns the program and, if annotate is set, one comment per
+// instruction.
+func generate(p *plan, annotate bool) ([]rawInsn, []comment, error) {
 	g := &codegen{p: p}
 	g.a.insns = make([]insn, 0, 512)
 	g.a.labels = make([]int32, 0, 512)
+	g.a.annotate = annotate
 
 	var sections []*section
 	for _, ap := range p.arches {
@@ -55,13 +60,13 @@ func generate(p *plan) ([]rawInsn, []string, error) {
 		sort.Slice(s.arches, func(i, j int) bool { return s.arches[i].arch.nrMin < s.arches[j].arch.nrMin })
 	}
 
-	g.a.load(offArch, "arch")
+	g.a.load(offArch, note("arch"))
 	entries := make([]label, len(sections))
 	for i, s := range sections {
 		entries[i] = g.a.newLabel()
-		g.a.branch(opJEQ, s.audit, entries[i], noLabel, sectionName(s))
+		g.a.branch(opJEQ, s.audit, entries[i], noLabel, note(sectionName(s)))
 	}
-	g.a.ret(badArchAction, actionString(badArchAction)+" (architecture not in filter)")
+	g.a.ret(badArchAction, comment{actionString(badArchAction), " (architecture not in filter)"})
 	for i, s := range sections {
 		g.a.bind(entries[i])
 		g.section(s)
@@ -82,26 +87,28 @@ func sectionName(s *section) string {
 type segment struct {
 	start  uint32
 	target label
-	note   string
+	note   comment
 }
 
 func (g *codegen) retLabel(action uint32) label {
-	if l, ok := g.rets[action]; ok {
-		return l
+	for i, a := range g.retOrder { // a handful: faster than a map
+		if a == action {
+			return g.retLabels[i]
+		}
 	}
 	l := g.a.newLabel()
-	g.rets[action] = l
 	g.retOrder = append(g.retOrder, action)
+	g.retLabels = append(g.retLabels, l)
 	return l
 }
 
 // target is where the dispatch goes for c: straight to a return, or to a
 // rule block that checks arguments.
 func (g *codegen) target(c *callPlan) label {
-	if len(c.rules) == 0 {
+	if c.ruleSet == 0 {
 		return g.retLabel(c.fallback)
 	}
-	key := blockKey(c)
+	key := blockKey(c, g.ap.rules(c))
 	if l, ok := g.blocks[key]; ok {
 		return l
 	}
@@ -109,15 +116,16 @@ func (g *codegen) target(c *callPlan) label {
 	g.blocks[key] = l
 	g.todo = append(g.todo, c)
 	g.todoLbl = append(g.todoLbl, l)
+	g.todoArch = append(g.todoArch, g.ap)
 	return l
 }
 
 // blockKey identifies a rule block by content, so that syscalls with the
 // same rules share one block.
-func blockKey(c *callPlan) string {
+func blockKey(c *callPlan, rules []rule) string {
 	var b strings.Builder
 	b.WriteString(strconv.FormatUint(uint64(c.fallback), 16))
-	for _, r := range c.rules {
+	for _, r := range rules {
 		b.WriteString("|")
 		b.WriteString(strconv.FormatUint(uint64(r.action), 16))
 		for _, cd := range r.conds {
@@ -136,30 +144,29 @@ func blockKey(c *callPlan) string {
 // section emits: load nr; a binary search over number ranges whose leaves
 // are returns or rule blocks; the rule blocks; the returns.
 func (g *codegen) section(s *section) {
-	g.rets = make(map[uint32]label, 8)
-	g.retOrder = g.retOrder[:0]
+	g.retOrder, g.retLabels = g.retOrder[:0], g.retLabels[:0]
 	g.blocks = make(map[string]label)
-	g.todo, g.todoLbl = g.todo[:0], g.todoLbl[:0]
+	g.todo, g.todoLbl, g.todoArch = g.todo[:0], g.todoLbl[:0], g.todoArch[:0]
 	g.arch = s.arches[0].arch // every arch of a section has the same argument layout
 
 	segs := g.segments(s)
 	if len(segs) == 1 && len(g.todo) == 0 {
 		// One action for every number: no need to look at it.
 		g.a.bind(segs[0].target)
-		g.a.ret(g.retOrder[0], actionString(g.retOrder[0]))
+		g.a.ret(g.retOrder[0], note(actionString(g.retOrder[0])))
 		return
 	}
-	g.a.load(offNr, "nr")
+	g.a.load(offNr, note("nr"))
 	if entry := g.tree(segs); len(segs) == 1 {
 		g.a.jump(entry)
 	}
 	for i, c := range g.todo {
 		g.a.bind(g.todoLbl[i])
-		g.rules(c)
+		g.rules(c, g.todoArch[i].rules(c))
 	}
-	for _, act := range g.retOrder {
-		g.a.bind(g.rets[act])
-		g.a.ret(act, actionString(act))
+	for i, act := range g.retOrder {
+		g.a.bind(g.retLabels[i])
+		g.a.ret(act, note(actionString(act)))
 	}
 }
 
@@ -168,43 +175,47 @@ func (g *codegen) section(s *section) {
 // listed) go to badArchAction; unlisted numbers go to the default action.
 func (g *codegen) segments(s *section) []segment {
 	segs := make([]segment, 0, 128)
-	add := func(start uint64, t label, note string) {
+	add := func(start uint64, t label, note comment) {
 		if n := len(segs); n > 0 && segs[n-1].target == t {
 			return
 		}
 		segs = append(segs, segment{start: uint32(start), target: t, note: note})
 	}
+	outside := comment{"outside ", sectionName(s)}
 	cursor := uint64(0)
 	for _, ap := range s.arches {
 		a := ap.arch
+		g.ap = ap
 		if cursor < uint64(a.nrMin) {
-			add(cursor, g.retLabel(badArchAction), "outside "+sectionName(s))
+			add(cursor, g.retLabel(badArchAction), outside)
 			cursor = uint64(a.nrMin)
 		}
-		prev := ""
-		for _, c := range ap.sortedCalls() {
-			if cursor < uint64(c.nr) {
-				note := string(a.name) + " start"
-				if prev != "" {
-					note = "after " + prev
-				}
-				add(cursor, g.retLabel(g.p.defaultAction), note)
+		gap := comment{string(a.name), " start"}
+		numbers := colNumbers[a.column]
+		for i := range ap.calls {
+			c := &ap.calls[i]
+			if !c.used() {
+				continue
 			}
-			add(uint64(c.nr), g.target(c), c.name)
-			cursor = uint64(c.nr) + 1
-			prev = c.name
+			nr := numbers[i]
+			if cursor < uint64(nr) {
+				add(cursor, g.retLabel(g.p.defaultAction), gap)
+			}
+			var name comment
+			if g.a.annotate {
+				name = note(c.name())
+				gap = comment{"after ", name.text}
+			}
+			add(uint64(nr), g.target(c), name)
+			cursor = uint64(nr) + 1
 		}
 		if cursor <= uint64(a.nrMax) {
-			note := string(a.name) + " start"
-			if prev != "" {
-				note = "after " + prev
-			}
-			add(cursor, g.retLabel(g.p.defaultAction), note)
+			add(cursor, g.retLabel(g.p.defaultAction), gap)
 			cursor = uint64(a.nrMax) + 1
 		}
 	}
 	if cursor <= maxNr {
-		add(cursor, g.retLabel(badArchAction), "outside "+sectionName(s))
+		add(cursor, g.retLabel(badArchAction), outside)
 	}
 	return segs
 }
@@ -219,7 +230,7 @@ func (g *codegen) tree(segs []segment) label {
 	mid := len(segs) / 2
 	here := g.a.newLabel()
 	g.a.bind(here)
-	i := g.a.emit(insn{code: opJGE, k: segs[mid].start, comment: segs[mid].note})
+	i := g.a.emit(insn{code: opJGE, k: segs[mid].start}, segs[mid].note)
 	jf := g.tree(segs[:mid])
 	jt := g.tree(segs[mid:])
 	g.a.insns[i].jt, g.a.insns[i].jf = jt, jf
@@ -228,8 +239,8 @@ func (g *codegen) tree(segs []segment) label {
 
 // rules emits the rule block of c: each rule's comparisons in turn, a
 // failed comparison skipping to the next rule, then the fallback.
-func (g *codegen) rules(c *callPlan) {
-	for _, r := range c.rules {
+func (g *codegen) rules(c *callPlan, rules []rule) {
+	for _, r := range rules {
 		fail := g.a.newLabel()
 		for i, cd := range r.conds {
 			var pass label
@@ -246,14 +257,18 @@ func (g *codegen) rules(c *callPlan) {
 		}
 		g.a.bind(fail)
 	}
-	g.a.ret(c.fallback, actionString(c.fallback)+" ("+c.name+" fallback)")
+	var fallback comment
+	if g.a.annotate {
+		fallback = comment{actionString(c.fallback), " (" + c.name() + " fallback)"}
+	}
+	g.a.ret(c.fallback, fallback)
 }
 
 // argComments names the halves of each argument for the disassembly.
-var argComments = [maxArgs][2]string{
-	{"args[0] low", "args[0] high"}, {"args[1] low", "args[1] high"},
-	{"args[2] low", "args[2] high"}, {"args[3] low", "args[3] high"},
-	{"args[4] low", "args[4] high"}, {"args[5] low", "args[5] high"},
+var argComments = [maxArgs][2]comment{
+	{note("args[0] low"), note("args[0] high")}, {note("args[1] low"), note("args[1] high")},
+	{note("args[2] low"), note("args[2] high")}, {note("args[3] low"), note("args[3] high")},
+	{note("args[4] low"), note("args[4] high")}, {note("args[5] low"), note("args[5] high")},
 }
 
 var opNames = [...]string{opEQ: "==", opNE: "!=", opLT: "<", opLE: "<=", opGE: ">=", opGT: ">", opMaskedEQ: "&"}
@@ -276,34 +291,34 @@ func (g *codegen) cond(c argCond, pass, fail label) {
 	switch c.op {
 	case opEQ:
 		a.load(hi, note[1])
-		a.branch(opJEQ, vhi, noLabel, fail, "")
+		a.branch(opJEQ, vhi, noLabel, fail, comment{})
 		a.load(lo, note[0])
-		a.branch(opJEQ, vlo, pass, fail, "")
+		a.branch(opJEQ, vlo, pass, fail, comment{})
 	case opNE:
 		a.load(hi, note[1])
-		a.branch(opJEQ, vhi, noLabel, pass, "")
+		a.branch(opJEQ, vhi, noLabel, pass, comment{})
 		a.load(lo, note[0])
-		a.branch(opJEQ, vlo, fail, pass, "")
+		a.branch(opJEQ, vlo, fail, pass, comment{})
 	case opGT, opGE:
 		a.load(hi, note[1])
-		a.branch(opJGT, vhi, pass, noLabel, "")
-		a.branch(opJEQ, vhi, noLabel, fail, "")
+		a.branch(opJGT, vhi, pass, noLabel, comment{})
+		a.branch(opJEQ, vhi, noLabel, fail, comment{})
 		a.load(lo, note[0])
 		code := uint16(opJGT)
 		if c.op == opGE {
 			code = opJGE
 		}
-		a.branch(code, vlo, pass, fail, "")
+		a.branch(code, vlo, pass, fail, comment{})
 	case opLT, opLE:
 		a.load(hi, note[1])
-		a.branch(opJGT, vhi, fail, noLabel, "")
-		a.branch(opJEQ, vhi, noLabel, pass, "")
+		a.branch(opJGT, vhi, fail, noLabel, comment{})
+		a.branch(opJEQ, vhi, noLabel, pass, comment{})
 		a.load(lo, note[0])
 		code := uint16(opJGE) // lo < v  <=>  !(lo >= v)
 		if c.op == opLE {
 			code = opJGT // lo <= v  <=>  !(lo > v)
 		}
-		a.branch(code, vlo, fail, pass, "")
+		a.branch(code, vlo, fail, pass, comment{})
 	case opMaskedEQ:
 		mlo, mhi := vlo, vhi
 		dlo, dhi := uint32(c.value2), uint32(c.value2>>32)
@@ -316,13 +331,13 @@ func (g *codegen) cond(c argCond, pass, fail label) {
 			if mhi != 0xffffffff {
 				a.and(mhi)
 			}
-			a.branch(opJEQ, dhi, noLabel, fail, "")
+			a.branch(opJEQ, dhi, noLabel, fail, comment{})
 		}
 		g.maskedLow(lo, mlo, dlo, pass, fail, note[0])
 	}
 }
 
-func (g *codegen) maskedLow(off, mask, datum uint32, pass, fail label, note string) {
+func (g *codegen) maskedLow(off, mask, datum uint32, pass, fail label, c comment) {
 	a := &g.a
 	if mask == 0 {
 		if datum == 0 {
@@ -332,32 +347,32 @@ func (g *codegen) maskedLow(off, mask, datum uint32, pass, fail label, note stri
 		}
 		return
 	}
-	a.load(off, note)
+	a.load(off, c)
 	if mask != 0xffffffff {
 		a.and(mask)
 	}
-	a.branch(opJEQ, datum, pass, fail, "")
+	a.branch(opJEQ, datum, pass, fail, comment{})
 }
 
-func (g *codegen) cond32(op cmpOp, off, v, v2 uint32, pass, fail label, note string) {
+func (g *codegen) cond32(op cmpOp, off, v, v2 uint32, pass, fail label, c comment) {
 	a := &g.a
 	if op == opMaskedEQ {
-		g.maskedLow(off, v, v2, pass, fail, note)
+		g.maskedLow(off, v, v2, pass, fail, c)
 		return
 	}
-	a.load(off, note)
+	a.load(off, c)
 	switch op {
 	case opEQ:
-		a.branch(opJEQ, v, pass, fail, "")
+		a.branch(opJEQ, v, pass, fail, comment{})
 	case opNE:
-		a.branch(opJEQ, v, fail, pass, "")
+		a.branch(opJEQ, v, fail, pass, comment{})
 	case opGT:
-		a.branch(opJGT, v, pass, fail, "")
+		a.branch(opJGT, v, pass, fail, comment{})
 	case opGE:
-		a.branch(opJGE, v, pass, fail, "")
+		a.branch(opJGE, v, pass, fail, comment{})
 	case opLT:
-		a.branch(opJGE, v, fail, pass, "")
+		a.branch(opJGE, v, fail, pass, comment{})
 	case opLE:
-		a.branch(opJGT, v, fail, pass, "")
+		a.branch(opJGT, v, fail, pass, comment{})
 	}
 }

@@ -23,22 +23,24 @@ type Filter struct {
 	// SCMP_ACT_NOTIFY: Install then returns a listener fd.
 	Notify bool
 
-	comments []string // one per instruction, for disassembly in tests
+	comments []comment // one per instruction when compiled with annotate, for tests
 }
 
 // Compile checks cfg and compiles it for the architectures it names; the
 // architecture this binary runs on is always included. Errors are one line
 // and name the offending value.
 func Compile(cfg *specs.LinuxSeccomp) (*Filter, error) {
-	return compileFor(cfg, nativeArchFor(runtime.GOARCH))
+	return compile(cfg, nativeArchFor(runtime.GOARCH), false)
 }
 
-func compileFor(cfg *specs.LinuxSeccomp, native specs.Arch) (*Filter, error) {
+// compile compiles cfg for native and the architectures cfg lists;
+// annotate keeps a comment per instruction for disassembly.
+func compile(cfg *specs.LinuxSeccomp, native specs.Arch, annotate bool) (*Filter, error) {
 	p, err := newPlan(cfg, native)
 	if err != nil {
 		return nil, err
 	}
-	prog, comments, err := generate(p)
+	prog, comments, err := generate(p, annotate)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,11 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 // so that they do not depend on the machine running the tests.
 const goldenNative = specs.ArchX86_64
 
+// compileFor compiles with annotations, as if on a native host.
+func compileFor(cfg *specs.LinuxSeccomp, native specs.Arch) (*Filter, error) {
+	return compile(cfg, native, true)
+}
+
 func loadConfig(t testing.TB, path string) *specs.LinuxSeccomp {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -58,7 +63,7 @@ func disassemble(t testing.TB, f *Filter) string {
 		default:
 			t.Fatalf("instruction %d: unexpected %T %v", i, in, in)
 		}
-		if c := f.comments[i]; c != "" {
+		if c := f.comments[i].String(); c != "" {
 			fmt.Fprintf(&b, "%04d  %-36s ; %s\n", i, s, c)
 		} else {
 			fmt.Fprintf(&b, "%04d  %s\n", i, s)

@@ -3,7 +3,6 @@ package seccomp
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -69,19 +68,31 @@ type rule struct {
 
 // callPlan is what one syscall number of one architecture does: the first
 // of rules whose comparisons all hold decides; if none does, fallback.
+// It is kept small: there is one per syscall of each architecture.
 type callPlan struct {
-	nr       uint32
-	name     string
-	rules    []rule
 	fallback uint32
-	// uncond is set once an unconditional rule gave fallback its value.
-	uncond bool
+	ruleSet  int32  // index+1 of its rules in archPlan.ruleSets; 0: none
+	row      uint16 // syscallTable row+1 of the name that first named it; 0: unused
+	uncond   bool   // an unconditional rule gave fallback its value
 }
 
-// archPlan is the part of a filter for one architecture.
+func (c *callPlan) used() bool   { return c.row != 0 }
+func (c *callPlan) name() string { return syscallTable[c.row-1].name }
+
+// archPlan is the part of a filter for one architecture. calls is indexed
+// by rank in colNumbers[arch.column], so it is in syscall number order.
 type archPlan struct {
-	arch  *archInfo
-	calls map[uint32]*callPlan
+	arch     *archInfo
+	calls    []callPlan
+	ruleSets [][]rule
+}
+
+// rules returns the conditional rules of c, in precedence order.
+func (ap *archPlan) rules(c *callPlan) []rule {
+	if c.ruleSet == 0 {
+		return nil
+	}
+	return ap.ruleSets[c.ruleSet-1]
 }
 
 // plan is a checked seccomp configuration, ready for code generation.
@@ -224,13 +235,21 @@ func newPlan(cfg *specs.LinuxSeccomp, native specs.Arch) (*plan, error) {
 	}
 
 	for _, ap := range p.arches {
-		for nr, c := range ap.calls {
-			// Trailing rules that end in the fallback change nothing.
-			for len(c.rules) > 0 && c.rules[len(c.rules)-1].action == c.fallback {
-				c.rules = c.rules[:len(c.rules)-1]
+		for i := range ap.calls {
+			c := &ap.calls[i]
+			if c.ruleSet != 0 {
+				// Trailing rules that end in the fallback change nothing.
+				rs := ap.ruleSets[c.ruleSet-1]
+				for len(rs) > 0 && rs[len(rs)-1].action == c.fallback {
+					rs = rs[:len(rs)-1]
+				}
+				ap.ruleSets[c.ruleSet-1] = rs
+				if len(rs) == 0 {
+					c.ruleSet = 0
+				}
 			}
-			if len(c.rules) == 0 && c.fallback == p.defaultAction {
-				delete(ap.calls, nr)
+			if c.ruleSet == 0 && c.fallback == p.defaultAction {
+				c.row = 0
 			}
 		}
 	}
@@ -265,7 +284,7 @@ func (p *plan) addArch(name specs.Arch, native bool) error {
 			return nil
 		}
 	}
-	p.arches = append(p.arches, &archPlan{arch: a, calls: make(map[uint32]*callPlan, 512)})
+	p.arches = append(p.arches, &archPlan{arch: a, calls: make([]callPlan, len(colNumbers[a.column]))})
 	return nil
 }
 
@@ -309,22 +328,26 @@ func (p *plan) addSyscalls(i int, sc *specs.LinuxSyscall) error {
 	}
 
 	for _, name := range sc.Names {
-		e := lookupSyscall(name)
-		if e == nil {
+		row := lookupRow(name)
+		if row < 0 {
 			return fmt.Errorf("seccomp: unknown syscall %q", name)
 		}
+		e := &syscallTable[row]
 		for _, ap := range p.arches {
-			nr := e.nr[ap.arch.column]
-			if nr < 0 {
+			rank := e.rank[ap.arch.column]
+			if rank < 0 {
 				continue // like libseccomp: a name this arch lacks is skipped there
 			}
-			c := ap.calls[uint32(nr)]
-			if c == nil {
-				c = &callPlan{nr: uint32(nr), name: e.name, fallback: p.defaultAction}
-				ap.calls[uint32(nr)] = c
+			c := &ap.calls[rank]
+			if !c.used() {
+				*c = callPlan{row: uint16(row + 1), fallback: p.defaultAction}
 			}
 			if len(rules) > 0 {
-				c.rules = append(c.rules, rules...)
+				if c.ruleSet == 0 {
+					ap.ruleSets = append(ap.ruleSets, nil)
+					c.ruleSet = int32(len(ap.ruleSets))
+				}
+				ap.ruleSets[c.ruleSet-1] = append(ap.ruleSets[c.ruleSet-1], rules...)
 				continue
 			}
 			if c.uncond && c.fallback != action {
@@ -334,15 +357,4 @@ func (p *plan) addSyscalls(i int, sc *specs.LinuxSyscall) error {
 		}
 	}
 	return nil
-}
-
-// sortedCalls returns the syscalls of ap that differ from the default
-// action, by number.
-func (ap *archPlan) sortedCalls() []*callPlan {
-	out := make([]*callPlan, 0, len(ap.calls))
-	for _, c := range ap.calls {
-		out = append(out, c)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].nr < out[j].nr })
-	return out
 }

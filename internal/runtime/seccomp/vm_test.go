@@ -399,7 +399,7 @@ func TestLongJumps(t *testing.T) {
 	}
 	longJumps := 0
 	for _, c := range f.comments {
-		if c == "long jump" {
+		if c.String() == "long jump" {
 			longJumps++
 		}
 	}
