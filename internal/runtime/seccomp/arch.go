@@ -68,18 +68,22 @@ var arches = []archInfo{
 	{specs.ArchLOONGARCH64, auditLoongArch, colLoongArch64, true, false, 0, maxNr},
 }
 
-// specArches are the architecture names runtime-spec defines. Those missing
-// from arches are rejected as unsupported rather than unknown.
-var specArches = map[specs.Arch]bool{
-	specs.ArchX86: true, specs.ArchX86_64: true, specs.ArchX32: true,
-	specs.ArchARM: true, specs.ArchAARCH64: true,
-	specs.ArchMIPS: true, specs.ArchMIPS64: true, specs.ArchMIPS64N32: true,
-	specs.ArchMIPSEL: true, specs.ArchMIPSEL64: true, specs.ArchMIPSEL64N32: true,
-	specs.ArchPPC: true, specs.ArchPPC64: true, specs.ArchPPC64LE: true,
-	specs.ArchS390: true, specs.ArchS390X: true,
-	specs.ArchPARISC: true, specs.ArchPARISC64: true,
-	specs.ArchRISCV64: true, specs.ArchLOONGARCH64: true,
-	specs.ArchM68K: true, specs.ArchSH: true, specs.ArchSHEB: true,
+// isSpecArch reports whether name is an architecture runtime-spec defines.
+// Those missing from arches are rejected as unsupported, not unknown.
+func isSpecArch(name specs.Arch) bool {
+	switch name {
+	case specs.ArchX86, specs.ArchX86_64, specs.ArchX32,
+		specs.ArchARM, specs.ArchAARCH64,
+		specs.ArchMIPS, specs.ArchMIPS64, specs.ArchMIPS64N32,
+		specs.ArchMIPSEL, specs.ArchMIPSEL64, specs.ArchMIPSEL64N32,
+		specs.ArchPPC, specs.ArchPPC64, specs.ArchPPC64LE,
+		specs.ArchS390, specs.ArchS390X,
+		specs.ArchPARISC, specs.ArchPARISC64,
+		specs.ArchRISCV64, specs.ArchLOONGARCH64,
+		specs.ArchM68K, specs.ArchSH, specs.ArchSHEB:
+		return true
+	}
+	return false
 }
 
 func lookupArch(name specs.Arch) (*archInfo, bool) {

@@ -274,7 +274,7 @@ func (p *plan) addArch(name specs.Arch, native bool) error {
 		if native {
 			return fmt.Errorf("seccomp: no syscall table for the native architecture %q", string(name))
 		}
-		if specArches[name] {
+		if isSpecArch(name) {
 			return fmt.Errorf("seccomp: unsupported architecture %q", string(name))
 		}
 		return fmt.Errorf("seccomp: unknown architecture %q", string(name))
