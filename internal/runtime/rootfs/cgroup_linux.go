@@ -37,9 +37,11 @@ type hierarchy struct {
 	source      string // host directory of our cgroup in this hierarchy
 }
 
-// hostHierarchies lists the cgroup hierarchies mounted outside rootfs, each with the
-// directory of the calling process's cgroup in it, sorted by name.
-func hostHierarchies(rootfs string) ([]hierarchy, error) {
+// hostHierarchies lists the cgroup hierarchies mounted outside rootfs, sorted by name,
+// each with the directory of the calling process's cgroup in it unless inCgroupNS
+// (then mount roots and our paths are relative to different places, and the
+// hierarchies are mounted afresh rather than bound, so no source is needed).
+func hostHierarchies(rootfs string, inCgroupNS bool) ([]hierarchy, error) {
 	own, err := ownCgroups()
 	if err != nil {
 		return nil, err
@@ -74,6 +76,8 @@ func hostHierarchies(rootfs string) ([]hierarchy, error) {
 			}
 			var rel string
 			switch {
+			case inCgroupNS:
+				rel = mi.Root
 			case mi.Root == "/":
 				rel = cg.path
 			case cg.path == mi.Root:
@@ -129,7 +133,7 @@ func ownCgroups() (map[string]ownCgroup, error) {
 }
 
 func (p *Plan) mountCgroup(m *mountEntry) error {
-	hs, err := hostHierarchies(p.rootfs)
+	hs, err := hostHierarchies(p.rootfs, p.cgroupNS)
 	if err != nil {
 		return fmt.Errorf("mount cgroup to %s: %w", m.dest, err)
 	}
