@@ -52,8 +52,8 @@ func (p *Plan) createDevices() error {
 	return nil
 }
 
-// createDevice makes one node with mknod(2). Where that is not allowed (a user
-// namespace, or no CAP_MKNOD) a character or block device is bind-mounted from the
+// createDevice makes one node with mknod(2). In a user namespace, where mknod of a
+// device is never allowed, a character or block device is bind-mounted from the
 // host's node at the same path instead; a fifo needs no privilege.
 func (p *Plan) createDevice(d device) error {
 	dir, err := p.root.ensure(path.Dir(d.path), false)
@@ -80,8 +80,12 @@ func (p *Plan) createDevice(d device) error {
 		fallthrough
 	case errors.Is(err, unix.ENOENT):
 		if err := unix.Mknodat(dir, name, d.typ|d.mode, int(rdev)); err != nil {
-			if errors.Is(err, unix.EPERM) && d.typ != unix.S_IFIFO {
-				return p.bindDevice(d, dir, name)
+			if errors.Is(err, unix.EPERM) {
+				// Not a user namespace (the caller said so), so either CAP_MKNOD is
+				// missing or the devices cgroup denies "m" for this device. Binding
+				// the host's node instead would hide that, and the same cgroup
+				// would refuse to open it anyway.
+				return fmt.Errorf("device %s: mknod %s %d:%d: %w (does the devices cgroup allow it?)", d.path, devType(d.typ), d.major, d.minor, err)
 			}
 			return fmt.Errorf("device %s: mknod: %w", d.path, err)
 		}
