@@ -1,5 +1,11 @@
 // Command berth-runtime is berth's OCI runtime, with runc's command line. The same
 // binary is the container-side "init" and "exec-init" processes it starts.
+//
+// It starts once per container: the Go runtime's cgroup CPU-limit tracking (which reads
+// mountinfo and keeps cgroup files open) is turned off, as it is pure start-up cost here.
+//
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
 package main
 
 import (

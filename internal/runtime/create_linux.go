@@ -193,6 +193,9 @@ func (r *Runtime) Create(o CreateOpts) (_ *Created, err error) {
 		sp.sys.UidMappings = idMaps(spec.Linux.UIDMappings)
 		sp.sys.GidMappings = idMaps(spec.Linux.GIDMappings)
 		sp.sys.GidMappingsEnableSetgroups = true
+		// Become root of the new namespace once the maps are written: execve grants
+		// capabilities only to the namespace's own root, and we are host root until then.
+		sp.sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
 	cmd, err = spawn(sp)
 	childSock.Close()
@@ -211,10 +214,8 @@ func (r *Runtime) Create(o CreateOpts) (_ *Created, err error) {
 	if err = cg.Apply(st.Pid); err != nil {
 		return nil, err
 	}
-	if spec.Linux.Resources != nil {
-		if err = cg.Set(spec.Linux.Resources); err != nil {
-			return nil, err
-		}
+	if err = cg.Set(withDeviceRules(spec)); err != nil {
+		return nil, err
 	}
 	st.CgroupPaths = cg.Paths()
 
@@ -351,4 +352,33 @@ func dialUnix(path string) (*os.File, error) {
 	}
 	defer c.Close()
 	return c.File()
+}
+
+// withDeviceRules returns the spec's resources with the device rules every container
+// needs appended, as runc does: the standard devices (null, zero, tty, pts...), and each
+// device the spec asks init to create.
+func withDeviceRules(spec *specs.Spec) *specs.LinuxResources {
+	res := specs.LinuxResources{}
+	if spec.Linux.Resources != nil {
+		res = *spec.Linux.Resources
+	}
+	rules := append([]specs.LinuxDeviceCgroup{}, res.Devices...)
+	for _, r := range cgroup.DefaultDeviceRules() {
+		if r.Allow {
+			rules = append(rules, r)
+		}
+	}
+	for _, d := range spec.Linux.Devices {
+		major, minor := d.Major, d.Minor
+		typ := d.Type
+		if typ == "u" {
+			typ = "c"
+		}
+		if typ == "p" {
+			continue // fifos need no device rule
+		}
+		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: "rwm"})
+	}
+	res.Devices = rules
+	return &res
 }

@@ -21,8 +21,12 @@ var (
 	ErrRunning    = errors.New("container is running")
 )
 
-// cgroupOf returns the manager of st's cgroup.
+// cgroupOf returns the manager of st's cgroup, from the paths recorded at create (a
+// relative cgroupsPath depends on the creating process's own cgroup).
 func cgroupOf(st *State) (cgroup.Manager, error) {
+	if len(st.CgroupPaths) > 0 {
+		return cgroup.Load(st.CgroupPaths)
+	}
 	path := ""
 	if st.Spec != nil && st.Spec.Linux != nil {
 		path = st.Spec.Linux.CgroupsPath

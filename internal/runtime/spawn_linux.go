@@ -65,14 +65,23 @@ func joinAndStart(cmd *exec.Cmd, join []nsJoin) error {
 			break
 		}
 	}
+	// Open every namespace first: once in the container's mount namespace, /proc is
+	// the container's and the host's paths are gone.
+	fds := make([]int, 0, len(join))
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
 	for _, j := range join {
 		fd, err := unix.Open(j.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return fmt.Errorf("open namespace %s: %w", j.path, err)
 		}
-		err = unix.Setns(fd, int(j.flag))
-		unix.Close(fd)
-		if err != nil {
+		fds = append(fds, fd)
+	}
+	for i, j := range join {
+		if err := unix.Setns(fds[i], int(j.flag)); err != nil {
 			return fmt.Errorf("join namespace %s: %w", j.path, err)
 		}
 	}

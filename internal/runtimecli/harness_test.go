@@ -2,6 +2,7 @@ package runtimecli_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -59,13 +60,22 @@ func (h *harness) runtime(args ...string) result {
 
 func (h *harness) runtimeIn(stdin []byte, args ...string) result {
 	h.t.Helper()
-	cmd := exec.Command(h.bin, append([]string{"--root", h.root}, args...)...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, h.bin, append([]string{"--root", h.root}, args...)...)
+	// Files, not pipes: a created container keeps the stdio it inherited, as with runc,
+	// and a pipe would not reach EOF until the container exits.
+	out, errf := h.tempFile(), h.tempFile()
+	defer out.Close()
+	defer errf.Close()
+	cmd.Stdout, cmd.Stderr = out, errf
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		h.t.Fatalf("berth-runtime %v: did not finish within a minute", args)
+	}
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -73,7 +83,20 @@ func (h *harness) runtimeIn(stdin []byte, args ...string) result {
 	} else if err != nil {
 		h.t.Fatalf("run berth-runtime %v: %v", args, err)
 	}
-	return result{out.String(), errb.String(), code}
+	return result{readAll(out), readAll(errf), code}
+}
+
+func (h *harness) tempFile() *os.File {
+	f, err := os.CreateTemp(h.t.TempDir(), "out")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return f
+}
+
+func readAll(f *os.File) string {
+	b, _ := os.ReadFile(f.Name())
+	return string(b)
 }
 
 // ok runs a command that must succeed and returns its stdout.
@@ -138,20 +161,23 @@ func (h *harness) state(id string) specs.State {
 	return st
 }
 
-// waitStatus waits until the container reaches status.
+// waitStatus waits until the container exists and reaches status.
 func (h *harness) waitStatus(id string, status specs.ContainerState) {
 	h.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		st := h.state(id)
-		if st.Status == status {
-			return
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("container %s: status %s, want %s", id, st.Status, status)
+	last := "no state"
+	for time.Now().Before(deadline) {
+		r := h.runtime("state", id)
+		var st specs.State
+		if r.code == 0 && json.Unmarshal([]byte(r.stdout), &st) == nil {
+			if st.Status == status {
+				return
+			}
+			last = string(st.Status)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	h.t.Fatalf("container %s: %s, want %s", id, last, status)
 }
 
 // createRunning creates and starts a container that sleeps, for exec/pause/kill tests.
