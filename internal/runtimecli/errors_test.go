@@ -31,7 +31,9 @@ func TestBadInput(t *testing.T) {
 			h.edit(func(s *specs.Spec) { s.Process.Args = []string{"/no/such/program"} })
 		}, "/no/such/program"},
 		{"unknown capability", func(h *harness) {
-			h.edit(func(s *specs.Spec) { s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_BOGUS") })
+			h.edit(func(s *specs.Spec) {
+				s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_BOGUS")
+			})
 		}, "CAP_BOGUS"},
 		{"unknown rlimit", func(h *harness) {
 			h.edit(func(s *specs.Spec) { s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_BOGUS"}} })

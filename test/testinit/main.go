@@ -13,6 +13,7 @@
 // Results go to stdout, one value or one item per line; failures go to stderr
 // with exit status 1. Run it without arguments for the list of subcommands.
 // The Go runtime would keep cgroup files open to track CPU limits: no stray fds here.
+//
 //go:debug containermaxprocs=0
 //go:debug updatemaxprocs=0
 package main
