@@ -357,3 +357,17 @@ func setIf[T any](dst **T, v *T) {
 		*dst = v
 	}
 }
+
+// Stats reads the container's cgroup counters (memory, cpu, pids, OOM kills). They
+// stay readable after the container stops, until it is deleted.
+func (r *Runtime) Stats(id string) (*cgroup.Stats, error) {
+	st, err := r.Store.Load(id)
+	if err != nil {
+		return nil, err
+	}
+	cg, err := cgroupOf(st)
+	if err != nil {
+		return nil, err
+	}
+	return cg.Stats()
+}

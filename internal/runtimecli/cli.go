@@ -53,6 +53,7 @@ func commands() []command {
 		{"pause", "pause <id>", cmdPause},
 		{"resume", "resume <id>", cmdResume},
 		{"update", "update [flags] <id>", cmdUpdate},
+		{"events", "events [--stats] [--interval 5s] <id>", cmdEvents},
 		{"spec", "spec [--bundle dir] [--rootless]", cmdSpec},
 		{"features", "features", cmdFeatures},
 		{"version", "version", cmdVersion},
