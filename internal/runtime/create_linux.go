@@ -95,6 +95,14 @@ func (r *Runtime) Create(o CreateOpts) (_ *Created, err error) {
 		}
 		return nil, err
 	}
+	st := &State{
+		ID:      o.ID,
+		Bundle:  bundle,
+		Rootfs:  rootfs,
+		Created: time.Now().UTC(),
+		Owner:   "",
+		Spec:    spec,
+	}
 	var cg cgroup.Manager
 	var cmd *exec.Cmd
 	defer func() {
@@ -108,17 +116,10 @@ func (r *Runtime) Create(o CreateOpts) (_ *Created, err error) {
 		if cg != nil {
 			cg.Destroy()
 		}
+		releaseHostMounts(st)
 		os.RemoveAll(dir)
 	}()
 
-	st := &State{
-		ID:      o.ID,
-		Bundle:  bundle,
-		Rootfs:  rootfs,
-		Created: time.Now().UTC(),
-		Owner:   "",
-		Spec:    spec,
-	}
 	startLn, err := listenStart(dir)
 	if err != nil {
 		return nil, err

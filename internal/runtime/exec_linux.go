@@ -160,9 +160,6 @@ func execInit(cfg *initConfig) error {
 			return err
 		}
 	}
-	if err := setRlimits(cfg.Process.Rlimits); err != nil {
-		return err
-	}
 	if err := setOOMScoreAdj(cfg.Process.OOMScoreAdj); err != nil {
 		return err
 	}

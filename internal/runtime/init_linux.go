@@ -81,7 +81,8 @@ func initContainer(sync *syncPipe, cfg *initConfig) error {
 	if _, err := unix.Setsid(); err != nil {
 		return fmt.Errorf("setsid: %w", err)
 	}
-	plan, err := rootfs.NewPlan(spec, cfg.Bundle, rootfs.Options{InUserNS: cfg.UserNS})
+	ownMountNS, _ := hasNS(spec, specs.MountNamespace)
+	plan, err := rootfs.NewPlan(spec, cfg.Bundle, rootfs.Options{InUserNS: cfg.UserNS, HostMountNS: !ownMountNS})
 	if err != nil {
 		return err
 	}
@@ -118,9 +119,6 @@ func initContainer(sync *syncPipe, cfg *initConfig) error {
 		}
 	}
 	if err := plan.Finalize(); err != nil {
-		return err
-	}
-	if err := setRlimits(cfg.Process.Rlimits); err != nil {
 		return err
 	}
 	if err := setOOMScoreAdj(cfg.Process.OOMScoreAdj); err != nil {

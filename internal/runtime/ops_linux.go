@@ -193,6 +193,9 @@ func (r *Runtime) destroy(st *State, cg cgroup.Manager) error {
 	if err := cg.Destroy(); err != nil {
 		return fmt.Errorf("container %s: remove cgroup: %w", st.ID, err)
 	}
+	if err := releaseHostMounts(st); err != nil {
+		return fmt.Errorf("container %s: %w", st.ID, err)
+	}
 	if st.Spec.Hooks != nil {
 		if err := runHooks("poststop", st.Spec.Hooks.Poststop, st.hookState(StatusStopped)); err != nil {
 			r.Warn("%v", err)

@@ -82,6 +82,12 @@ func capsFromSpec(c *specs.LinuxCapabilities) (*caps.Sets, error) {
 // returns only on failure.
 func (g *program) exec() error {
 	p := g.proc
+	// Limits as late as possible, as the runtime itself might not live within them
+	// (an address-space limit below what the Go runtime has reserved, say), but while
+	// we may still raise a hard limit (CAP_SYS_RESOURCE).
+	if err := setRlimits(p.Rlimits); err != nil {
+		return err
+	}
 	if g.seccomp != nil && !p.NoNewPrivileges {
 		// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while we have it.
 		if _, err := g.seccomp.Install(); err != nil {

@@ -104,9 +104,6 @@ func validate(spec *specs.Spec) error {
 			return errors.New("config.json: hostname and domainname need a private UTS namespace")
 		}
 	}
-	if mnt, _ := hasNS(spec, specs.MountNamespace); !mnt {
-		return errors.New("config.json: a mount namespace is required")
-	}
 	for key := range spec.Linux.Sysctl {
 		if err := checkSysctl(spec, key); err != nil {
 			return err

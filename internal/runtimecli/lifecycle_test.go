@@ -212,3 +212,20 @@ func TestFailingCreateRuntimeHookLeavesNothing(t *testing.T) {
 	h.fails("createRuntime hook", "create", "--bundle", h.bundle, h.id)
 	h.assertNoLeftovers(h.id)
 }
+
+func TestNoMountNamespaceLeavesNoHostMounts(t *testing.T) {
+	h := newHarness(t)
+	h.edit(func(s *specs.Spec) {
+		var nss []specs.LinuxNamespace
+		for _, ns := range s.Linux.Namespaces {
+			if ns.Type != specs.MountNamespace {
+				nss = append(nss, ns)
+			}
+		}
+		s.Linux.Namespaces = nss
+	})
+	if got := h.runOK("/testinit", "pid"); got != "1" {
+		t.Errorf("pid = %q, want 1", got)
+	}
+	// The harness's cleanup checks that no mount under the bundle is left on the host.
+}

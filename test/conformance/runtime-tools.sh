@@ -245,7 +245,13 @@ if [ ${#LABELS[@]} -gt 1 ]; then
     awk -F'\t' 'NR==FNR { if ($2=="ok") okref[$1 "\t" $3]=1; next }
                 { if ($2=="ok") okthis[$1 "\t" $3]=1 }
                 END { for (k in okref) if (!(k in okthis)) print k }' \
-      "$RUN/$ref.keys" "$RUN/$l.keys" | sort >"$RUN/$l.regressions"
+      "$RUN/$ref.keys" "$RUN/$l.keys" | sort >"$RUN/$l.regressions.all"
+    # Programs where berth-runtime differs on purpose (expected-differences.txt) are reported apart.
+    awk -F'\t' 'NR==FNR { if ($0 !~ /^#/ && NF >= 2) why[$1]=$2; next }
+                 ($1 in why) { if (!seen[$1]++) print "  " $1 ": " why[$1] }' \
+      "$SCRIPT_DIR/expected-differences.txt" "$RUN/$l.regressions.all" >"$RUN/$l.expected"
+    awk -F'\t' 'NR==FNR { if ($0 !~ /^#/ && NF >= 2) why[$1]=1; next } !($1 in why)' \
+      "$SCRIPT_DIR/expected-differences.txt" "$RUN/$l.regressions.all" >"$RUN/$l.regressions"
     awk -F'\t' 'NR==FNR { if ($2=="ok") okthis[$1 "\t" $3]=1; next }
                 { if ($2=="ok") okref[$1 "\t" $3]=1 }
                 END { for (k in okthis) if (!(k in okref)) print k }' \
@@ -255,6 +261,10 @@ if [ ${#LABELS[@]} -gt 1 ]; then
     echo "Tests that pass on $ref but not on $l: $n (full list: $RUN/$l.regressions)"
     sed 's/\t/: /; s/ #1$//' "$RUN/$l.regressions" | head -60 | sed 's/^/  /'
     [ "$n" -le 60 ] || echo "  ... $((n - 60)) more"
+    if [ -s "$RUN/$l.expected" ]; then
+      echo "Differences on purpose (test/conformance/expected-differences.txt):"
+      cat "$RUN/$l.expected"
+    fi
     echo "Tests that pass on $l but not on $ref: $m (full list: $RUN/$l.improvements)"
     sed 's/\t/: /; s/ #1$//' "$RUN/$l.improvements" | head -20 | sed 's/^/  /'
     [ "$m" -le 20 ] || echo "  ... $((m - 20)) more"

@@ -27,9 +27,15 @@ func (p *Plan) Enter(noPivot bool) error {
 		return fmt.Errorf("chdir to rootfs %s: %w", p.rootfs, err)
 	}
 	var err error
-	if noPivot {
+	switch {
+	case p.hostNS:
+		// pivot_root or MS_MOVE would change the host's own root: chroot only.
+		if err = unix.Chroot("."); err != nil {
+			err = fmt.Errorf("chroot into %s: %w", p.rootfs, err)
+		}
+	case noPivot:
 		err = p.moveRoot()
-	} else {
+	default:
 		err = pivotRoot(p.rootfs)
 	}
 	if err != nil {

@@ -18,14 +18,17 @@ func (p *Plan) Setup() error {
 		return errors.New("rootfs: Setup called twice")
 	}
 	// Propagation first, before anything is mounted: with the default rslave no
-	// mount made below can propagate back to the host's namespace.
-	if err := unix.Mount("", "/", "", p.rootProp, ""); err != nil {
-		return fmt.Errorf("set propagation %s on /: %w", propagationString(p.rootProp), err)
-	}
-	if p.rootProp&unix.MS_REC == 0 || p.rootProp&unix.MS_SHARED != 0 {
-		// pivot_root and MS_MOVE refuse a shared parent mount.
-		if err := makeParentPrivate(p.rootfs); err != nil {
-			return err
+	// mount made below can propagate back to the host's namespace. Without a mount
+	// namespace of its own, "/" is the host's and not ours to change.
+	if !p.hostNS {
+		if err := unix.Mount("", "/", "", p.rootProp, ""); err != nil {
+			return fmt.Errorf("set propagation %s on /: %w", propagationString(p.rootProp), err)
+		}
+		if p.rootProp&unix.MS_REC == 0 || p.rootProp&unix.MS_SHARED != 0 {
+			// pivot_root and MS_MOVE refuse a shared parent mount.
+			if err := makeParentPrivate(p.rootfs); err != nil {
+				return err
+			}
 		}
 	}
 	// The rootfs must be a mount point of its own for pivot_root.

@@ -20,6 +20,11 @@ type Options struct {
 	// mknod(2), and sysfs and mqueue fall back to binds of the host's when the kernel
 	// refuses a fresh instance. A spec that asks for a user namespace implies it.
 	InUserNS bool
+	// HostMountNS says the spec asks for no mount namespace: the mounts are made in the
+	// caller's (host's) namespace under the rootfs, whose propagation is left alone, and
+	// Enter chroots instead of pivoting. The runtime unmounts them when the container is
+	// deleted.
+	HostMountNS bool
 }
 
 // mountKind is how Setup performs a mount.
@@ -62,6 +67,7 @@ type sysctl struct {
 type Plan struct {
 	rootfs   string  // host path of the root filesystem, symlinks resolved
 	readonly bool    // root.readonly
+	hostNS   bool    // no mount namespace of its own: leave "/" alone, chroot on Enter
 	rootProp uintptr // propagation of "/" before the rootfs is bound (default rslave)
 	lastProp uintptr // linux.rootfsPropagation for "/" once entered, or 0
 	mounts   []mountEntry
@@ -97,7 +103,7 @@ func NewPlan(spec *specs.Spec, bundleDir string, opts Options) (*Plan, error) {
 	if spec == nil || spec.Root == nil || spec.Root.Path == "" {
 		return nil, errors.New("spec has no root.path")
 	}
-	p := &Plan{readonly: spec.Root.Readonly, userNS: opts.InUserNS, rootProp: unix.MS_SLAVE | unix.MS_REC}
+	p := &Plan{readonly: spec.Root.Readonly, userNS: opts.InUserNS, hostNS: opts.HostMountNS, rootProp: unix.MS_SLAVE | unix.MS_REC}
 	rootfs := spec.Root.Path
 	if !filepath.IsAbs(rootfs) {
 		rootfs = filepath.Join(bundleDir, rootfs)
@@ -211,6 +217,9 @@ func newMountEntry(sm *specs.Mount, bundleDir string) (mountEntry, error) {
 			m.source = filepath.Join(bundleDir, m.source)
 		}
 		m.source = filepath.Clean(m.source)
+		// mount(2) ignores data for a bind, and bundles made for runc and crun carry
+		// options such as mode= there: accept and drop them.
+		m.opts.data = nil
 	case sm.Type == "":
 		return m, fmt.Errorf("mount to %s: no type, and not a bind mount", m.dest)
 	case sm.Type == "cgroup":
@@ -262,9 +271,8 @@ func newDevices(specDevs []specs.LinuxDevice) ([]device, error) {
 			d.typ = unix.S_IFBLK
 		case "p":
 			d.typ = unix.S_IFIFO
-			if sd.Major != 0 || sd.Minor != 0 {
-				return nil, fmt.Errorf("device %s: a fifo has no major/minor numbers", d.path)
-			}
+			// A fifo has no device numbers; runc ignores any given, and so do we.
+			sd.Major, sd.Minor, d.major, d.minor = 0, 0, 0, 0
 		default:
 			return nil, fmt.Errorf("device %s: unknown type %q (want c, b, u or p)", d.path, sd.Type)
 		}
