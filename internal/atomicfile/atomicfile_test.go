@@ -34,3 +34,16 @@ func TestWriteFileMissingDirFails(t *testing.T) {
 		t.Fatal("write into a missing directory succeeded")
 	}
 }
+
+func TestWriteVolatileReplacesWhole(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "pid")
+	if err := WriteVolatile(p, []byte("1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteVolatile(p, []byte("12345"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(p); string(got) != "12345" {
+		t.Fatalf("read back %q", got)
+	}
+}

@@ -209,17 +209,9 @@ func (r *Runtime) Create(o CreateOpts) (_ *Created, err error) {
 		return nil, fmt.Errorf("container init exited early: %w", err)
 	}
 
-	if cg, err = cgroup.New(spec.Linux.CgroupsPath, o.ID); err != nil {
-		return nil, err
-	}
-	if err = cg.Apply(st.Pid); err != nil {
-		return nil, err
-	}
-	if err = cg.Set(withDeviceRules(spec)); err != nil {
-		return nil, err
-	}
-	st.CgroupPaths = cg.Paths()
-
+	// Send the config first: init mounts the rootfs while we place it in its cgroups
+	// (the first cgroup.procs write waits out an RCU grace period, milliseconds), and
+	// it waits for msgGo only before what needs the cgroup (cgroup ns, cgroup mounts).
 	sync := newSyncPipe(parentSock)
 	if cfg.State, err = json.Marshal(st.ociState(StatusCreating)); err != nil {
 		return nil, err
@@ -230,6 +222,23 @@ func (r *Runtime) Create(o CreateOpts) (_ *Created, err error) {
 	}
 	if err = sync.send(syncMsg{Type: msgConfig, Config: raw}); err != nil {
 		return nil, fmt.Errorf("send config to init: %w", err)
+	}
+	if cg, err = cgroup.New(spec.Linux.CgroupsPath, o.ID); err != nil {
+		return nil, err
+	}
+	if err = cg.Apply(st.Pid); err != nil {
+		return nil, err
+	}
+	if err = cg.Set(withDeviceRules(spec)); err != nil {
+		return nil, err
+	}
+	st.CgroupPaths = cg.Paths()
+	if err = sync.send(syncMsg{Type: msgGo}); err != nil {
+		// Init gave up before: its message says why.
+		if _, rerr := sync.expect(msgMounted); rerr != nil {
+			return nil, childError(rerr)
+		}
+		return nil, fmt.Errorf("resume init: %w", err)
 	}
 	if _, err = sync.expect(msgMounted); err != nil {
 		return nil, childError(err)
@@ -294,7 +303,7 @@ func writePidFile(path string, pid int) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(abs, []byte(strconv.Itoa(pid)), 0o644)
+	return atomicfile.WriteVolatile(abs, []byte(strconv.Itoa(pid)), 0o644)
 }
 
 // socketPair returns two connected stream sockets, both close-on-exec.

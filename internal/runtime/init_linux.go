@@ -68,11 +68,6 @@ func initContainer(sync *syncPipe, cfg *initConfig) error {
 	if err != nil {
 		return err
 	}
-	if cfg.NewCgroupNS {
-		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-			return fmt.Errorf("unshare cgroup namespace: %w", err)
-		}
-	}
 	if cfg.NewTimeNS {
 		if err := enterNewTimeNS(spec.Linux.TimeOffsets); err != nil {
 			return err
@@ -81,12 +76,35 @@ func initContainer(sync *syncPipe, cfg *initConfig) error {
 	if _, err := unix.Setsid(); err != nil {
 		return fmt.Errorf("setsid: %w", err)
 	}
+	// The parent places us in our cgroups while we mount; joined runs once that is done.
+	inCgroup := false
+	joined := func() error {
+		if inCgroup {
+			return nil
+		}
+		inCgroup = true
+		if _, err := sync.expect(msgGo); err != nil {
+			return err
+		}
+		if cfg.NewCgroupNS {
+			// Now, so that our cgroup is the namespace's root.
+			if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+				return fmt.Errorf("unshare cgroup namespace: %w", err)
+			}
+		}
+		return nil
+	}
 	ownMountNS, _ := hasNS(spec, specs.MountNamespace)
-	plan, err := rootfs.NewPlan(spec, cfg.Bundle, rootfs.Options{InUserNS: cfg.UserNS, HostMountNS: !ownMountNS})
+	plan, err := rootfs.NewPlan(spec, cfg.Bundle, rootfs.Options{
+		InUserNS: cfg.UserNS, HostMountNS: !ownMountNS, BeforeCgroupMount: joined,
+	})
 	if err != nil {
 		return err
 	}
 	if err := plan.Setup(); err != nil {
+		return err
+	}
+	if err := joined(); err != nil {
 		return err
 	}
 	if err := sync.send(syncMsg{Type: msgMounted}); err != nil {

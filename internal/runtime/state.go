@@ -103,7 +103,8 @@ func (s Store) save(st *State) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(filepath.Join(s.dir(st.ID), "state.json"), b, 0o600)
+	// Volatile: a container does not outlive a reboot, so neither need its record.
+	return atomicfile.WriteVolatile(filepath.Join(s.dir(st.ID), "state.json"), b, 0o600)
 }
 
 // List returns the ids of every container with a record, sorted.

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 
@@ -122,9 +121,7 @@ func cmdExec(g *globals, args []string) error {
 	}
 	var sigs chan os.Signal
 	if !detach {
-		sigs = make(chan os.Signal, 32)
-		signal.Notify(sigs)
-		defer signal.Stop(sigs)
+		sigs = relaySignals()
 	}
 	cmd, err := r.Exec(o)
 	if relay != nil {

@@ -79,7 +79,7 @@ func TestOOMKillIsReported(t *testing.T) {
 	h.ok("start", h.id)
 	h.waitStatus(h.id, "stopped")
 	var ev struct {
-		Type string `json:"type"`
+		Type string                    `json:"type"`
 		Data struct{ OOMKills uint64 } `json:"data"`
 	}
 	out := h.ok("events", "--stats", h.id)

@@ -11,26 +11,52 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Cgroup files are read and written whole, one write(2) per value, as the kernel expects.
 // Files are never created: on cgroupfs a missing file means a missing controller or
 // feature, and a test's fake tree must provide each file it expects written.
 
-// writeFile writes value to dir/name; an error names both.
+// writeFile writes value to dir/name; an error names both. Plain syscalls: os.File
+// would register each cgroupfs file (which supports poll) with the Go poller, tripling
+// the syscalls on the container start path.
 func writeFile(dir, name, value string) error {
 	p := filepath.Join(dir, name)
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_TRUNC, 0)
+	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_TRUNC|unix.O_CLOEXEC, 0)
 	if err == nil {
-		_, err = f.WriteString(value)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
+		_, err = unix.Write(fd, []byte(value))
+		unix.Close(fd)
 	}
 	if err != nil {
-		return fmt.Errorf("cgroup: write %q to %s: %w", value, p, unwrapPath(err))
+		return fmt.Errorf("cgroup: write %q to %s: %w", value, p, err)
 	}
 	return nil
+}
+
+// readFile reads a whole cgroup file with plain syscalls (see writeFile).
+func readFile(p string) ([]byte, error) {
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: p, Err: err}
+	}
+	defer unix.Close(fd)
+	var out []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.Read(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "read", Path: p, Err: err}
+		}
+		if n == 0 {
+			return out, nil
+		}
+		out = append(out, buf[:n]...)
+	}
 }
 
 // unwrapPath drops os's "open /path:" prefix, since the caller names the path itself.
@@ -50,7 +76,7 @@ func exists(dir, name string) bool {
 // readString reads dir/name without its trailing newline.
 func readString(dir, name string) (string, error) {
 	p := filepath.Join(dir, name)
-	data, err := os.ReadFile(p)
+	data, err := readFile(p)
 	if err != nil {
 		return "", fmt.Errorf("cgroup: read %s: %w", p, unwrapPath(err))
 	}
@@ -84,7 +110,7 @@ func parseUint(s, file string) (uint64, error) {
 // readKeyed reads a "key value" per line file (memory.stat, cpu.stat, memory.events).
 func readKeyed(dir, name string) (map[string]uint64, error) {
 	p := filepath.Join(dir, name)
-	data, err := os.ReadFile(p)
+	data, err := readFile(p)
 	if err != nil {
 		return nil, fmt.Errorf("cgroup: read %s: %w", p, unwrapPath(err))
 	}

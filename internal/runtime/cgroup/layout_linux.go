@@ -79,7 +79,7 @@ func parseLayout(mountInfo, selfCgroup io.Reader) (*layout, error) {
 		return nil, fmt.Errorf("cgroup: no cgroup filesystem is mounted: %w", ErrNotSupported)
 	}
 	if l.unified != nil {
-		data, err := os.ReadFile(filepath.Join(l.unified.point, "cgroup.controllers"))
+		data, err := readFile(filepath.Join(l.unified.point, "cgroup.controllers"))
 		if err == nil {
 			for _, c := range strings.Fields(string(data)) {
 				if _, inV1 := l.v1[v2ToV1Name(c)]; !inV1 {

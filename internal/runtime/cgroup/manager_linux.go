@@ -312,7 +312,7 @@ func (m *manager) Pids() ([]int, error) {
 		if !d.IsDir() {
 			return nil
 		}
-		data, err := os.ReadFile(filepath.Join(p, "cgroup.procs"))
+		data, err := readFile(filepath.Join(p, "cgroup.procs"))
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}

@@ -75,6 +75,13 @@ func makeParentPrivate(dir string) error {
 }
 
 func (p *Plan) mount(m *mountEntry) error {
+	if (m.kind == kindCgroup || m.fstype == "cgroup2") && p.beforeCgroup != nil {
+		f := p.beforeCgroup
+		p.beforeCgroup = nil
+		if err := f(); err != nil {
+			return err
+		}
+	}
 	switch m.kind {
 	case kindBind:
 		return p.mountBind(m)

@@ -25,6 +25,10 @@ type Options struct {
 	// Enter chroots instead of pivoting. The runtime unmounts them when the container is
 	// deleted.
 	HostMountNS bool
+	// BeforeCgroupMount, when set, is called once before the first cgroup or cgroup2
+	// mount: the runtime moves the process into its cgroups in parallel with the
+	// mounts before it, and needs it there before cgroupfs shows the container's view.
+	BeforeCgroupMount func() error
 }
 
 // mountKind is how Setup performs a mount.
@@ -65,20 +69,22 @@ type sysctl struct {
 // by NewPlan and carried out by Setup, Enter and Finalize, in that order, by the
 // container's init (see the package documentation).
 type Plan struct {
-	rootfs   string  // host path of the root filesystem, symlinks resolved
-	readonly bool    // root.readonly
-	hostNS   bool    // no mount namespace of its own: leave "/" alone, chroot on Enter
-	rootProp uintptr // propagation of "/" before the rootfs is bound (default rslave)
-	lastProp uintptr // linux.rootfsPropagation for "/" once entered, or 0
-	mounts   []mountEntry
-	devices  []device
-	setupDev bool // make devices and /dev symlinks: false when /dev is a bind from the host
-	ptmx     bool // /dev/pts is a devpts mount: /dev/ptmx becomes a symlink to pts/ptmx
-	masked   []string
-	roPaths  []string
-	sysctls  []sysctl
-	userNS   bool
-	cgroupNS bool
+	rootfs   string // host path of the root filesystem, symlinks resolved
+	readonly bool   // root.readonly
+	hostNS   bool   // no mount namespace of its own: leave "/" alone, chroot on Enter
+	// beforeCgroup is Options.BeforeCgroupMount, cleared once called.
+	beforeCgroup func() error
+	rootProp     uintptr // propagation of "/" before the rootfs is bound (default rslave)
+	lastProp     uintptr // linux.rootfsPropagation for "/" once entered, or 0
+	mounts       []mountEntry
+	devices      []device
+	setupDev     bool // make devices and /dev symlinks: false when /dev is a bind from the host
+	ptmx         bool // /dev/pts is a devpts mount: /dev/ptmx becomes a symlink to pts/ptmx
+	masked       []string
+	roPaths      []string
+	sysctls      []sysctl
+	userNS       bool
+	cgroupNS     bool
 
 	// Filled in as the plan is carried out.
 	root    *tree // the rootfs (Setup) or "/" (after Enter)
@@ -103,7 +109,7 @@ func NewPlan(spec *specs.Spec, bundleDir string, opts Options) (*Plan, error) {
 	if spec == nil || spec.Root == nil || spec.Root.Path == "" {
 		return nil, errors.New("spec has no root.path")
 	}
-	p := &Plan{readonly: spec.Root.Readonly, userNS: opts.InUserNS, hostNS: opts.HostMountNS, rootProp: unix.MS_SLAVE | unix.MS_REC}
+	p := &Plan{readonly: spec.Root.Readonly, userNS: opts.InUserNS, hostNS: opts.HostMountNS, beforeCgroup: opts.BeforeCgroupMount, rootProp: unix.MS_SLAVE | unix.MS_REC}
 	rootfs := spec.Root.Path
 	if !filepath.IsAbs(rootfs) {
 		rootfs = filepath.Join(bundleDir, rootfs)
