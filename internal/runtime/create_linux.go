@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -58,7 +56,7 @@ type CreateOpts struct {
 // Created is a container after create: for run, the init is our child to wait for.
 type Created struct {
 	State *State
-	Cmd   *exec.Cmd
+	Init  *Process
 }
 
 // Create sets up a container from a bundle and leaves its init waiting for Start.
@@ -104,14 +102,13 @@ func (r *Runtime) Create(o CreateOpts) (_ *Created, err error) {
 		Spec:    spec,
 	}
 	var cg cgroup.Manager
-	var cmd *exec.Cmd
+	var cmd *Process
 	defer func() {
 		if err == nil {
 			return
 		}
-		if cmd != nil && cmd.Process != nil {
-			cmd.Process.Kill()
-			cmd.Wait()
+		if cmd != nil {
+			cmd.kill()
 		}
 		if cg != nil {
 			cg.Destroy()
@@ -204,7 +201,7 @@ func (r *Runtime) Create(o CreateOpts) (_ *Created, err error) {
 		cmd = nil
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
-	st.Pid = cmd.Process.Pid
+	st.Pid = cmd.Pid
 	if st.PidStart, _, err = procStat(st.Pid); err != nil {
 		return nil, fmt.Errorf("container init exited early: %w", err)
 	}
@@ -267,7 +264,7 @@ func (r *Runtime) Create(o CreateOpts) (_ *Created, err error) {
 			return nil, err
 		}
 	}
-	return &Created{State: st, Cmd: cmd}, nil
+	return &Created{State: st, Init: cmd}, nil
 }
 
 // childError turns a lost sync connection into a clearer message.
@@ -324,17 +321,19 @@ func listenStart(dir string) (*os.File, error) {
 		return nil, err
 	}
 	defer done()
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("start socket: %w", err)
 	}
-	l.SetUnlinkOnClose(false)
-	f, err := l.File()
-	l.Close()
-	if err != nil {
-		return nil, err
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("start socket: bind: %w", err)
 	}
-	return f, nil
+	if err := unix.Listen(fd, 1); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("start socket: listen: %w", err)
+	}
+	return os.NewFile(uintptr(fd), "start-listener"), nil
 }
 
 // shortPath names dir/name by a path short enough for a unix socket address (108 bytes),
@@ -347,6 +346,8 @@ func shortPath(dir, name string) (path string, done func(), err error) {
 	return "/proc/self/fd/" + strconv.Itoa(fd) + "/" + name, func() { unix.Close(fd) }, nil
 }
 
+// dialUnix connects to the unix socket at path (plain syscalls: the net package's
+// init and poller are start-up cost this binary does not need).
 func dialUnix(path string) (*os.File, error) {
 	if len(path) >= 108 {
 		p, done, err := shortPath(filepath.Dir(path), filepath.Base(path))
@@ -356,12 +357,21 @@ func dialUnix(path string) (*os.File, error) {
 		defer done()
 		path = p
 	}
-	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
-	return c.File()
+	for {
+		err = unix.Connect(fd, &unix.SockaddrUnix{Name: path})
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }
 
 // withDeviceRules returns the spec's resources with the device rules every container

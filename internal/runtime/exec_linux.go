@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 
@@ -28,7 +27,7 @@ type ExecOpts struct {
 // Exec starts another process in a running container: it joins the container's
 // namespaces and cgroup and gets the container's seccomp filter. It returns once the
 // process has exec'd; the caller may wait for it.
-func (r *Runtime) Exec(o ExecOpts) (_ *exec.Cmd, err error) {
+func (r *Runtime) Exec(o ExecOpts) (_ *Process, err error) {
 	st, err := r.Store.Load(o.ID)
 	if err != nil {
 		return nil, err
@@ -87,15 +86,14 @@ func (r *Runtime) Exec(o ExecOpts) (_ *exec.Cmd, err error) {
 	}
 	defer func() {
 		if err != nil {
-			cmd.Process.Kill()
-			cmd.Wait()
+			cmd.kill()
 		}
 	}()
 	cg, err := cgroupOf(st)
 	if err != nil {
 		return nil, err
 	}
-	if err = cg.Apply(cmd.Process.Pid); err != nil {
+	if err = cg.Apply(cmd.Pid); err != nil {
 		return nil, err
 	}
 	raw, err := json.Marshal(cfg)
@@ -120,7 +118,7 @@ func (r *Runtime) Exec(o ExecOpts) (_ *exec.Cmd, err error) {
 		return nil, err
 	}
 	if o.PidFile != "" {
-		if err = writePidFile(o.PidFile, cmd.Process.Pid); err != nil {
+		if err = writePidFile(o.PidFile, cmd.Pid); err != nil {
 			return nil, err
 		}
 	}

@@ -72,6 +72,13 @@ func (r *Runtime) Start(id string) error {
 	default:
 		return fmt.Errorf("cannot start an already %s container", status)
 	}
+	return r.StartCreated(st)
+}
+
+// StartCreated starts a container the caller has just created (run does), without
+// reading its record back.
+func (r *Runtime) StartCreated(st *State) error {
+	id := st.ID
 	conn, err := dialUnix(r.Store.startSock(id))
 	if err != nil {
 		return fmt.Errorf("cannot start container %s: init is gone: %w", id, err)
@@ -178,6 +185,15 @@ func (r *Runtime) Delete(id string, force bool) error {
 		if err := killAndWait(st, cg, status == StatusPaused); err != nil {
 			return err
 		}
+	}
+	return r.destroy(st, cg)
+}
+
+// DeleteStopped removes a container whose init the caller has reaped (run does).
+func (r *Runtime) DeleteStopped(st *State) error {
+	cg, err := cgroupOf(st)
+	if err != nil {
+		return err
 	}
 	return r.destroy(st, cg)
 }

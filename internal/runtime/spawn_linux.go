@@ -3,7 +3,6 @@ package runtime
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	goruntime "runtime"
 	"syscall"
 
@@ -28,34 +27,77 @@ type spawnSpec struct {
 	env        []string
 }
 
+// Process is a container-side process this runtime started: the caller may signal it
+// and must wait for it. (Plain syscalls rather than os/exec: os.StartProcess forks a
+// throwaway child once per process to probe pidfd support, on the start path.)
+type Process struct{ Pid int }
+
+// Signal sends sig to the process.
+func (p *Process) Signal(sig syscall.Signal) error { return unix.Kill(p.Pid, sig) }
+
+// Wait reaps the process and returns how it ended.
+func (p *Process) Wait() (syscall.WaitStatus, error) {
+	var ws syscall.WaitStatus
+	for {
+		_, err := syscall.Wait4(p.Pid, &ws, 0, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		return ws, err
+	}
+}
+
+// kill ends the process and reaps it, for cleanup after a failed setup.
+func (p *Process) kill() {
+	p.Signal(unix.SIGKILL)
+	p.Wait()
+}
+
 // spawn starts the child. Joining namespaces by path works on one OS thread only, so
 // when there are any, the child is forked from a goroutine locked to a thread that has
 // entered them; that thread is never unlocked, so the Go runtime discards it afterwards.
-func spawn(s spawnSpec) (*exec.Cmd, error) {
-	cmd := &exec.Cmd{
-		Path:       s.self,
-		Args:       []string{"berth-runtime", s.arg},
-		Env:        s.env,
-		Stdin:      s.stdio[0],
-		Stdout:     s.stdio[1],
-		Stderr:     s.stdio[2],
-		ExtraFiles: s.extra,
+func spawn(s spawnSpec) (*Process, error) {
+	files := make([]uintptr, 0, 3+len(s.extra))
+	for _, f := range s.stdio {
+		files = append(files, f.Fd())
+	}
+	for _, f := range s.extra {
+		files = append(files, f.Fd())
 	}
 	attr := s.sys
 	attr.Cloneflags = s.cloneFlags
-	cmd.SysProcAttr = &attr
-	if len(s.join) == 0 {
-		return cmd, cmd.Start()
+	pa := &syscall.ProcAttr{Env: s.env, Files: files, Sys: &attr}
+	args := []string{"berth-runtime", s.arg}
+	start := func() (*Process, error) {
+		pid, _, err := syscall.StartProcess(s.self, args, pa)
+		if err != nil {
+			return nil, err
+		}
+		return &Process{Pid: pid}, nil
 	}
-	errc := make(chan error, 1)
+	if len(s.join) == 0 {
+		return start()
+	}
+	type result struct {
+		p   *Process
+		err error
+	}
+	done := make(chan result, 1)
 	go func() {
 		goruntime.LockOSThread() // deliberately never unlocked: see above
-		errc <- joinAndStart(cmd, s.join)
+		if err := joinNamespaces(s.join); err != nil {
+			done <- result{nil, err}
+			return
+		}
+		p, err := start()
+		done <- result{p, err}
 	}()
-	return cmd, <-errc
+	r := <-done
+	return r.p, r.err
 }
 
-func joinAndStart(cmd *exec.Cmd, join []nsJoin) error {
+// joinNamespaces enters each namespace on the calling (locked) thread.
+func joinNamespaces(join []nsJoin) error {
 	for _, j := range join {
 		if j.flag == unix.CLONE_NEWNS {
 			// setns into a mount namespace needs a thread with its own fs struct.
@@ -85,7 +127,7 @@ func joinAndStart(cmd *exec.Cmd, join []nsJoin) error {
 			return fmt.Errorf("join namespace %s: %w", j.path, err)
 		}
 	}
-	return cmd.Start()
+	return nil
 }
 
 // sameNS reports whether pid is in the caller's namespace of the given /proc name.

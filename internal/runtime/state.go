@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,14 +52,19 @@ type State struct {
 // Store keeps container records under one root directory.
 type Store struct{ Root string }
 
-var validID = regexp.MustCompile(`^[\w+\-.]+$`)
-
-// CheckID rejects ids that could escape the root or confuse other tools.
+// CheckID rejects ids that could escape the root or confuse other tools: runc's rule,
+// letters, digits and _ + - . only.
 func CheckID(id string) error {
 	if id == "" {
 		return errors.New("container id cannot be empty")
 	}
-	if !validID.MatchString(id) || id == "." || id == ".." || len(id) > 1024 {
+	valid := len(id) <= 1024 && id != "." && id != ".."
+	for i := 0; i < len(id) && valid; i++ {
+		c := id[i]
+		valid = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '_' || c == '+' || c == '-' || c == '.'
+	}
+	if !valid {
 		return fmt.Errorf("invalid container id %q: use letters, digits and _ + - . only", id)
 	}
 	return nil

@@ -135,7 +135,6 @@ func cmdExec(g *globals, args []string) error {
 		return err
 	}
 	if detach {
-		cmd.Process.Release()
 		return nil
 	}
 	return exitError{waitRelaying(cmd, sigs, relay)}

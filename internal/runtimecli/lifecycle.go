@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -108,16 +107,17 @@ func cmdRun(g *globals, args []string) error {
 		}
 		defer tty.stop()
 	}
-	if err := r.Start(pos[0]); err != nil {
+	if err := r.StartCreated(created.State); err != nil {
 		r.Delete(pos[0], true)
 		return err
 	}
 	if *detach {
 		return nil
 	}
-	code := waitRelaying(created.Cmd, sigs, tty)
+	code := waitRelaying(created.Init, sigs, tty)
 	if !*keep {
-		if err := r.Delete(pos[0], true); err != nil {
+		// Reaped by us: the container is stopped, whatever its record says.
+		if err := r.DeleteStopped(created.State); err != nil {
 			return err
 		}
 	}
@@ -140,47 +140,41 @@ func relaySignals() chan os.Signal {
 	return sigs
 }
 
-// waitRelaying forwards signals to cmd's process until it exits and returns its
-// status the way a shell reports it (128+signal when killed).
-func waitRelaying(cmd *exec.Cmd, sigs chan os.Signal, tty *ttyRelay) int {
+// waitRelaying forwards signals to p until it exits and returns its status the way a
+// shell reports it (128+signal when killed).
+func waitRelaying(p *runtime.Process, sigs chan os.Signal, tty *ttyRelay) int {
 	done := make(chan struct{})
 	go func() {
 		for {
 			select {
 			case s := <-sigs:
 				sig, ok := s.(syscall.Signal)
-				if !ok || sig == unix.SIGCHLD || sig == unix.SIGURG || sig == unix.SIGPIPE {
+				if !ok {
 					continue
 				}
 				if sig == unix.SIGWINCH && tty != nil {
 					tty.resize()
 					continue
 				}
-				cmd.Process.Signal(sig)
+				p.Signal(sig)
 			case <-done:
 				return
 			}
 		}
 	}()
-	err := cmd.Wait()
+	ws, err := p.Wait()
 	close(done)
 	if tty != nil {
 		tty.drain()
 	}
-	return exitCode(cmd, err)
-}
-
-func exitCode(cmd *exec.Cmd, err error) int {
-	if cmd.ProcessState == nil {
+	switch {
+	case err != nil:
 		return 255
-	}
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+	case ws.Signaled():
 		return 128 + int(ws.Signal())
+	default:
+		return ws.ExitStatus()
 	}
-	if err != nil && cmd.ProcessState.ExitCode() < 0 {
-		return 255
-	}
-	return cmd.ProcessState.ExitCode()
 }
 
 func cmdState(g *globals, args []string) error {

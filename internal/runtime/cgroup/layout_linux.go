@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/moby/sys/mountinfo"
 )
@@ -32,8 +33,21 @@ type layout struct {
 	self    map[string]string // controller ("" for cgroup2) -> this process's cgroup
 }
 
-// detectLayout reads the running system's layout.
+// detectLayout returns the running system's layout, read once per process: the cgroup
+// mounts do not change under a runtime command, and each command asks several times.
 func detectLayout() (*layout, error) {
+	layoutOnce.Do(func() { cachedLayout, cachedLayoutErr = readLayout() })
+	return cachedLayout, cachedLayoutErr
+}
+
+var (
+	layoutOnce      sync.Once
+	cachedLayout    *layout
+	cachedLayoutErr error
+)
+
+// readLayout reads the running system's layout.
+func readLayout() (*layout, error) {
 	mi, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return nil, fmt.Errorf("cgroup: %w", err)
