@@ -7,7 +7,8 @@
 # Environment:
 #   BERTH_RUNTIME=path   berth-runtime binary (default: the repo's bin/berth-runtime)
 #   N=30                 counted runs per runtime (hyperfine -r)
-#   WARMUP=3             warm-up runs per runtime (hyperfine -w)
+#   WARMUP=3             warm-up runs per runtime (hyperfine -w), in each round
+#   ROUNDS=5             rounds, each over all runtimes in a rotated order; timings pooled
 #   RSS_RUNS=10          runs per runtime under /usr/bin/time for the peak RSS (median reported)
 #   WORK=/var/tmp/berth-bench   bundle (cached), results (JSON, logs), per-run state dirs
 #
@@ -28,13 +29,14 @@ WORK=${WORK:-/var/tmp/berth-bench}
 N=${N:-30}
 WARMUP=${WARMUP:-3}
 RSS_RUNS=${RSS_RUNS:-10}
+ROUNDS=${ROUNDS:-5}
 BERTH=${BERTH_RUNTIME:-$REPO/bin/berth-runtime}
 
 die() { echo "runtime-start.sh: $*" >&2; exit 2; }
 say() { echo "== $*"; }
 
 [ "$(id -u)" = 0 ] || die "needs root: it creates containers"
-for v in N WARMUP RSS_RUNS; do
+for v in N WARMUP RSS_RUNS ROUNDS; do
   case "${!v}" in '' | *[!0-9]* | 0) die "$v must be a positive whole number, got '${!v}'" ;; esac
 done
 
@@ -143,11 +145,31 @@ say "runtime start: \`run\` of $BUNDLE (busybox, \`true\`), $N runs + $WARMUP wa
 say "versions: runc $("$RUNC" --version | awk 'NR==1{print $3}'), crun $("$CRUN" --version | awk 'NR==1{print $3}'), berth-runtime $BERTH"
 say "load: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
 JSON=$WORK/results/runtime-start-$STAMP.json
-# bench_all: hyperfine over every runtime in NAMES, one invocation, results in $JSON
+# bench_all: ROUNDS hyperfine invocations over every runtime in NAMES, the order rotated
+# each round so that no runtime always runs first or after the same neighbour (a slow
+# drift of the machine, such as the kernel's deferred network-namespace cleanup, then
+# lands on all of them alike); the timings of all rounds are pooled into $JSON.
 bench_all() {
-  local hf=() i
-  for i in "${!NAMES[@]}"; do hf+=(-n "${NAMES[$i]}" "$(cmd "${NAMES[$i]}" "${BINS[$i]}")"); done
-  (cd "$WORK" && hyperfine -N -w "$WARMUP" -r "$N" --export-json "$JSON" "${hf[@]}")
+  local r k i hf per=$(( (N + ROUNDS - 1) / ROUNDS ))
+  [ "$per" -ge 2 ] || per=2
+  rm -f "$WORK/results/round-$STAMP-"*.json
+  for r in $(seq 0 $((ROUNDS - 1))); do
+    hf=()
+    for k in "${!NAMES[@]}"; do
+      i=$(( (k + r) % ${#NAMES[@]} ))
+      hf+=(-n "${NAMES[$i]}" "$(cmd "${NAMES[$i]}" "${BINS[$i]}")")
+    done
+    say "round $((r + 1))/$ROUNDS: ${per} runs each"
+    (cd "$WORK" && hyperfine -N -w "$WARMUP" -r "$per" --style basic --export-json "$WORK/results/round-$STAMP-$r.json" "${hf[@]}") |
+      grep -E '^(Benchmark|  Time)' || return 1
+  done
+  jq -s '{results: [[.[].results[]] | group_by(.command)[] | {command: .[0].command, times: [.[].times[]]}
+          | .times |= sort
+          | . + {median: (if (.times|length) % 2 == 1 then .times[(.times|length)/2|floor]
+                          else (.times[(.times|length)/2 - 1] + .times[(.times|length)/2]) / 2 end),
+                 mean: ((.times|add) / (.times|length)), min: .times[0], max: .times[-1]}]}' \
+    "$WORK/results/round-$STAMP-"*.json >"$JSON" || return 1
+  jq -r '.results[] | "   \(.command): median \(.median*1000*10|round/10) ms, mean \(.mean*1000*10|round/10) ms, min \(.min*1000*10|round/10) ms, max \(.max*1000*10|round/10) ms, n=\(.times|length)"' "$JSON"
 }
 if ! bench_all; then
   [ "${NAMES[0]}" = berth ] || die "hyperfine failed"
