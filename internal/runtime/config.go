@@ -54,7 +54,6 @@ type initConfig struct {
 	Rootfs      string         `json:"rootfs"`
 	NoPivot     bool           `json:"noPivot,omitempty"`
 	PreserveFDs int            `json:"preserveFds,omitempty"`
-	SyncFD      int            `json:"-"`
 	StartFD     int            `json:"startFd"`   // listening start socket (init only)
 	ConsoleFD   int            `json:"consoleFd"` // socket to send the pty master on, or -1
 	UserNS      bool           `json:"userNs,omitempty"`

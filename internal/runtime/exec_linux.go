@@ -4,10 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -104,18 +102,16 @@ func (r *Runtime) Exec(o ExecOpts) (_ *Process, err error) {
 		return nil, fmt.Errorf("send config to exec process: %w", err)
 	}
 	// The child's end is close-on-exec: EOF means the program runs, text means it failed.
-	msg, err := io.ReadAll(parentSock)
+	msg, err := readReply(parentSock, st.Spec, st.ociSpecState(StatusRunning), cmd.Pid)
 	if err != nil {
 		return nil, err
 	}
-	if len(msg) > 0 {
+	if msg != "" {
 		var m syncMsg
-		if json.Unmarshal([]byte(strings.TrimSpace(string(msg))), &m) == nil && m.Error != "" {
-			err = errors.New(m.Error)
-		} else {
-			err = errors.New(strings.TrimSpace(string(msg)))
+		if json.Unmarshal([]byte(msg), &m) == nil && m.Error != "" {
+			return nil, errors.New(m.Error)
 		}
-		return nil, err
+		return nil, errors.New(msg)
 	}
 	if o.PidFile != "" {
 		if err = writePidFile(o.PidFile, cmd.Pid); err != nil {
@@ -136,13 +132,13 @@ func ExecInit() {
 	}
 	cfg, err := receiveConfig(sync)
 	if err == nil {
-		err = execInit(cfg)
+		err = execInit(cfg, sync.file)
 	}
 	sync.send(syncMsg{Type: msgError, Error: err.Error()})
 	os.Exit(1)
 }
 
-func execInit(cfg *initConfig) error {
+func execInit(cfg *initConfig, sync *os.File) error {
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl dumpable: %w", err)
 	}
@@ -165,6 +161,7 @@ func execInit(cfg *initConfig) error {
 	if err != nil {
 		return err
 	}
+	prog.notifySink = sync
 	if err := closeExtraFDs(cfg.PreserveFDs); err != nil {
 		return err
 	}

@@ -40,7 +40,10 @@ func syncFromEnv() (*syncPipe, error) {
 	}
 	os.Unsetenv("_BERTH_SYNC_FD")
 	unix.CloseOnExec(fd)
-	return newSyncPipe(os.NewFile(uintptr(fd), "sync")), nil
+	f := os.NewFile(uintptr(fd), "sync")
+	p := newSyncPipe(f)
+	p.file = f
+	return p, nil
 }
 
 func receiveConfig(sync *syncPipe) (*initConfig, error) {
@@ -167,6 +170,7 @@ func initContainer(sync *syncPipe, cfg *initConfig) error {
 			fail(err)
 		}
 	}
+	prog.notifySink = conn
 	fail(prog.exec())
 	return nil
 }

@@ -3,9 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"strings"
 	"syscall"
 	"time"
 
@@ -85,13 +83,13 @@ func (r *Runtime) StartCreated(st *State) error {
 	}
 	defer conn.Close()
 	// Init closes its end when execve succeeds (close-on-exec) or writes why it failed.
-	msg, err := io.ReadAll(conn)
+	msg, err := readReply(conn, st.Spec, st.ociSpecState(StatusRunning), st.Pid)
 	os.Remove(r.Store.startSock(id))
 	if err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
-	if len(msg) > 0 {
-		return errors.New(strings.TrimSpace(string(msg)))
+	if msg != "" {
+		return errors.New(msg)
 	}
 	if st.Spec.Hooks != nil {
 		if err := runHooks("poststart", st.Spec.Hooks.Poststart, st.hookState(StatusRunning)); err != nil {

@@ -39,6 +39,9 @@ type program struct {
 	proc    *specs.Process
 	caps    *caps.Sets
 	seccomp *seccomp.Filter
+	// notifySink receives the seccomp listener fd, if the filter makes one; it is a
+	// connection to a host-side runtime command (see seccompnotify_linux.go).
+	notifySink *os.File
 }
 
 // prepareExec resolves and checks everything the final exec needs while errors can
@@ -90,8 +93,8 @@ func (g *program) exec() error {
 	}
 	if g.seccomp != nil && !p.NoNewPrivileges {
 		// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while we have it.
-		if _, err := g.seccomp.Install(); err != nil {
-			return fmt.Errorf("seccomp: %w", err)
+		if err := g.installSeccomp(); err != nil {
+			return err
 		}
 	}
 	if err := g.caps.ApplyBounding(); err != nil {
@@ -118,12 +121,31 @@ func (g *program) exec() error {
 	}
 	if g.seccomp != nil && p.NoNewPrivileges {
 		// As late as possible, so the filter sees only the program's own syscalls.
-		if _, err := g.seccomp.Install(); err != nil {
-			return fmt.Errorf("seccomp: %w", err)
+		if err := g.installSeccomp(); err != nil {
+			return err
 		}
 	}
 	err := syscall.Exec(g.path, g.args, g.env)
 	return fmt.Errorf("exec %q: %w", g.args[0], err)
+}
+
+// installSeccomp loads the filter and hands a notify listener fd to the host side.
+func (g *program) installSeccomp() error {
+	fd, err := g.seccomp.Install()
+	if err != nil {
+		return fmt.Errorf("seccomp: %w", err)
+	}
+	if fd < 0 {
+		return nil
+	}
+	defer unix.Close(fd)
+	if g.notifySink == nil {
+		return errors.New("seccomp: a notify filter needs a listener, and none can be reached")
+	}
+	if err := sendFD(g.notifySink, fd, "seccomp"); err != nil {
+		return fmt.Errorf("seccomp: send the listener fd: %w", err)
+	}
+	return nil
 }
 
 // setUser switches the calling thread to the process's user. Only this thread

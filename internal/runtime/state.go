@@ -201,19 +201,24 @@ func (st *State) ociState(status string) OCIState {
 	return o
 }
 
-// hookState is the state given to hooks on stdin (runtime-spec's state schema).
-func (st *State) hookState(status string) []byte {
+// ociSpecState is the state in runtime-spec's own schema (for hooks and seccomp agents).
+func (st *State) ociSpecState(status string) specs.State {
 	o := st.ociState(status)
 	if status == StatusStopped {
 		o.Pid = st.Pid // poststop hooks still want to know which process it was
 	}
-	b, _ := json.Marshal(specs.State{
+	return specs.State{
 		Version:     o.OCIVersion,
 		ID:          o.ID,
 		Status:      specs.ContainerState(o.Status),
 		Pid:         o.Pid,
 		Bundle:      o.Bundle,
 		Annotations: o.Annotations,
-	})
+	}
+}
+
+// hookState is the state given to hooks on stdin.
+func (st *State) hookState(status string) []byte {
+	b, _ := json.Marshal(st.ociSpecState(status))
 	return b
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 )
 
 // Message kinds exchanged between the parent and a container-side process.
@@ -29,6 +30,9 @@ type syncMsg struct {
 type syncPipe struct {
 	r *bufio.Reader
 	w io.Writer
+	// file is the underlying socket on the container side, which also carries a
+	// seccomp notify fd back to the parent.
+	file *os.File
 }
 
 func newSyncPipe(rw io.ReadWriter) *syncPipe {

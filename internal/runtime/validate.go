@@ -112,6 +112,9 @@ func validate(spec *specs.Spec) error {
 	if t, _ := hasNS(spec, specs.TimeNamespace); !t && spec.Linux.TimeOffsets != nil {
 		return errors.New("config.json: timeOffsets need a time namespace")
 	}
+	if sc := spec.Linux.Seccomp; sc != nil && sc.ListenerPath == "" && usesNotify(sc) {
+		return errors.New("config.json: seccomp action SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath")
+	}
 	if spec.Linux.IntelRdt != nil {
 		return errors.New("config.json: intelRdt is not supported on this host")
 	}
@@ -181,6 +184,18 @@ func lsmEnabled(name string) bool {
 	}
 	for _, m := range strings.Split(strings.TrimSpace(string(b)), ",") {
 		if m == name {
+			return true
+		}
+	}
+	return false
+}
+
+func usesNotify(sc *specs.LinuxSeccomp) bool {
+	if sc.DefaultAction == specs.ActNotify {
+		return true
+	}
+	for _, sys := range sc.Syscalls {
+		if sys.Action == specs.ActNotify {
 			return true
 		}
 	}

@@ -52,6 +52,10 @@ func TestValidateRejectsWhatTheKernelWouldRefuseLater(t *testing.T) {
 			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 2, Hard: 1}}
 		}, "soft 2 above hard 1"},
 		{"oom score out of range", func(s *specs.Spec) { v := 2000; s.Process.OOMScoreAdj = &v }, "out of range"},
+		{"notify without listener", func(s *specs.Spec) {
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow,
+				Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActNotify}}}
+		}, "needs linux.seccomp.listenerPath"},
 		{"time offsets without time ns", func(s *specs.Spec) {
 			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 1}}
 		}, "need a time namespace"},
