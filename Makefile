@@ -5,13 +5,17 @@ PREFIX   ?= /usr/local
 GOFLAGS  ?= -trimpath
 # berth-runtime starts once per container: strip it and keep it static.
 LDFLAGS  ?= -s -w
+# Its entry point joins a user namespace before the Go runtime starts (see
+# cmd/berth-runtime/entry_amd64.s; internal/testutil builds it the same way).
+RUNTIME_LDFLAGS := $(LDFLAGS) $(if $(filter amd64,$(shell $(GO) env GOARCH)),-E main.nsenterEntry)
 
 .PHONY: all build install test test-unit test-privileged vet demo conformance bench clean
 
 all: build
 
 build:
-	CGO_ENABLED=0 $(GO) build $(GOFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/berth ./cmd/berthd
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS) -ldflags '$(RUNTIME_LDFLAGS)' -o $(BIN)/berth-runtime ./cmd/berth-runtime
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/testinit ./test/testinit
 
 install: build

@@ -28,7 +28,7 @@ func main() {
 		case "init":
 			runtime.Init()
 		case "exec-init":
-			runtime.ExecInit()
+			runtime.ExecInit(usernsResult)
 		}
 	}
 	os.Exit(runtimecli.Main(os.Args[1:], os.Stdout, os.Stderr))

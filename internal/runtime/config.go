@@ -57,6 +57,7 @@ type initConfig struct {
 	StartFD     int            `json:"startFd"`   // listening start socket (init only)
 	ConsoleFD   int            `json:"consoleFd"` // socket to send the pty master on, or -1
 	UserNS      bool           `json:"userNs,omitempty"`
+	JoinUserNS  bool           `json:"joinUserNs,omitempty"` // exec-init: the entry point joined it
 	NewCgroupNS bool           `json:"newCgroupNs,omitempty"`
 	NewTimeNS   bool           `json:"newTimeNs,omitempty"`
 	State       []byte         `json:"state,omitempty"` // hook state for createContainer/startContainer

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -43,25 +44,36 @@ func (r *Runtime) Exec(o ExecOpts) (_ *Process, err error) {
 		return nil, errors.New("cannot allocate a tty without --console-socket when detached")
 	}
 	sp := spawnSpec{self: r.Self, arg: "exec-init", stdio: stdioOrDefault(o.Stdio)}
+	cfg := initConfig{Spec: st.Spec, Process: o.Process, PreserveFDs: o.PreserveFDs, ConsoleFD: -1, StartFD: -1}
+	for i := 0; i < o.PreserveFDs; i++ {
+		sp.extra = append(sp.extra, os.NewFile(uintptr(3+i), "preserved"))
+	}
 	for _, ns := range st.Spec.Linux.Namespaces {
 		name := procNSName[ns.Type]
 		if sameNS(st.Pid, name) {
 			continue
 		}
+		path := fmt.Sprintf("/proc/%d/ns/%s", st.Pid, name)
 		if ns.Type == specs.UserNamespace {
-			return nil, errors.New("exec into a container with its own user namespace is not supported yet")
+			// Only a single-threaded process may join a user namespace: the child's
+			// entry point does, before the Go runtime starts (cmd/berth-runtime).
+			f, err := os.Open(path)
+			if err != nil {
+				return nil, fmt.Errorf("open user namespace: %w", err)
+			}
+			defer f.Close()
+			sp.extraArgs = []string{strconv.Itoa(3 + len(sp.extra))}
+			sp.extra = append(sp.extra, f)
+			cfg.JoinUserNS = true
+			continue
 		}
-		sp.join = append(sp.join, nsJoin{flag: nsFlags[ns.Type], path: fmt.Sprintf("/proc/%d/ns/%s", st.Pid, name)})
+		sp.join = append(sp.join, nsJoin{flag: nsFlags[ns.Type], path: path})
 	}
 	parentSock, childSock, err := socketPair()
 	if err != nil {
 		return nil, err
 	}
 	defer parentSock.Close()
-	cfg := initConfig{Spec: st.Spec, Process: o.Process, PreserveFDs: o.PreserveFDs, ConsoleFD: -1, StartFD: -1}
-	for i := 0; i < o.PreserveFDs; i++ {
-		sp.extra = append(sp.extra, os.NewFile(uintptr(3+i), "preserved"))
-	}
 	syncFD := 3 + len(sp.extra)
 	sp.extra = append(sp.extra, childSock)
 	if o.Process.Terminal {
@@ -121,16 +133,33 @@ func (r *Runtime) Exec(o ExecOpts) (_ *Process, err error) {
 	return cmd, nil
 }
 
+// checkUserNSJoin reports whether the entry point joined the user namespace it was asked
+// to: usernsResult is its setns result (0, or a negated errno), or 1 when it did not try.
+func checkUserNSJoin(cfg *initConfig, usernsResult int64) error {
+	switch {
+	case !cfg.JoinUserNS:
+		return nil
+	case usernsResult == 1:
+		return errors.New("exec into a user namespace: this berth-runtime was linked without its entry point (go build -ldflags '-E main.nsenterEntry', amd64 only)")
+	case usernsResult < 0:
+		return fmt.Errorf("join the container's user namespace: %w", syscall.Errno(-usernsResult))
+	}
+	return nil
+}
+
 // ExecInit is the body of "berth-runtime exec-init": born inside the container's
 // namespaces, it sets up the process as init does for the container's own program.
 // It never returns.
-func ExecInit() {
+func ExecInit(usernsResult int64) {
 	sync, err := syncFromEnv()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "berth-runtime exec-init:", err)
 		os.Exit(1)
 	}
 	cfg, err := receiveConfig(sync)
+	if err == nil {
+		err = checkUserNSJoin(cfg, usernsResult)
+	}
 	if err == nil {
 		err = execInit(cfg, sync.file)
 	}

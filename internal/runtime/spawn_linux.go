@@ -17,8 +17,9 @@ type nsJoin struct {
 
 // spawnSpec says how to start a container-side process.
 type spawnSpec struct {
-	self       string // the runtime binary to re-exec
-	arg        string // "init" or "exec-init"
+	self       string   // the runtime binary to re-exec
+	arg        string   // "init" or "exec-init"
+	extraArgs  []string // after arg (exec-init's user namespace fd, see cmd/berth-runtime)
 	join       []nsJoin
 	cloneFlags uintptr
 	sys        syscall.SysProcAttr // uid/gid maps and the like; Cloneflags is set from cloneFlags
@@ -67,7 +68,7 @@ func spawn(s spawnSpec) (*Process, error) {
 	attr := s.sys
 	attr.Cloneflags = s.cloneFlags
 	pa := &syscall.ProcAttr{Env: s.env, Files: files, Sys: &attr}
-	args := []string{"berth-runtime", s.arg}
+	args := append([]string{"berth-runtime", s.arg}, s.extraArgs...)
 	start := func() (*Process, error) {
 		pid, _, err := syscall.StartProcess(s.self, args, pa)
 		if err != nil {

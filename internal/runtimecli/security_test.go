@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 func TestDefaultCapabilitiesAndNoNewPrivs(t *testing.T) {
@@ -211,3 +212,28 @@ func TestUserNamespace(t *testing.T) {
 }
 
 func firstLine(s string) string { return strings.SplitN(s, "\n", 2)[0] }
+
+func TestExecIntoAUserNamespace(t *testing.T) {
+	h := newHarness(t)
+	h.edit(func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	})
+	h.createRunning()
+	pid := h.state(h.id).Pid
+	want, _ := os.Readlink("/proc/" + itoa(pid) + "/ns/user")
+	ns := h.ok("exec", h.id, "/testinit", "ns")
+	if !strings.Contains(ns, want) {
+		t.Errorf("exec'd process is not in the container's user namespace %s:\n%s", want, ns)
+	}
+	if got := strings.TrimSpace(h.ok("exec", "--user", "1000:1000", h.id, "/testinit", "id")); !strings.HasPrefix(got, "uid=1000 gid=1000") {
+		t.Errorf("exec --user 1000:1000 in a user namespace: %q", got)
+	}
+	// Host uid 100000+1000 owns what the process creates.
+	h.ok("exec", "--user", "1000:1000", h.id, "/testinit", "write", "/dev/shm/f", "x")
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/"+itoa(pid)+"/root/dev/shm/f", &st); err != nil || st.Uid != 101000 {
+		t.Errorf("file written by uid 1000 in the container: host uid %d (%v), want 101000", st.Uid, err)
+	}
+}

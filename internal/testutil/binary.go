@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,7 +83,12 @@ func goBuild(name string) (string, error) {
 		return "", fmt.Errorf("find the go command: %w", err)
 	}
 	bin := filepath.Join(out, name)
-	cmd := exec.Command(goTool, "build", "-trimpath", "-o", bin, pkg)
+	args := []string{"build", "-trimpath", "-o", bin}
+	if name == "berth-runtime" && runtime.GOARCH == "amd64" {
+		// Its entry point, as the Makefile links it (see cmd/berth-runtime/entry_amd64.s).
+		args = append(args, "-ldflags", "-E main.nsenterEntry")
+	}
+	cmd := exec.Command(goTool, append(args, pkg)...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if msg, err := cmd.CombinedOutput(); err != nil {
