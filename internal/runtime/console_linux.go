@@ -4,14 +4,16 @@ import (
 	"fmt"
 	"os"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
 // setupConsole makes a pty inside the container (so its slave lives in the container's
 // devpts), hands the master to whoever listens on consoleFD as runc does (SCM_RIGHTS,
 // the pty's name as the payload), and makes the slave our stdio and controlling
-// terminal. For init the slave is also bind-mounted on /dev/console.
-func setupConsole(consoleFD int, isInit bool) error {
+// terminal, sized as process.consoleSize asks. For init the slave is also bind-mounted
+// on /dev/console.
+func setupConsole(consoleFD int, size *specs.Box, isInit bool) error {
 	if consoleFD < 0 {
 		return fmt.Errorf("terminal requested but no console socket was given")
 	}
@@ -33,6 +35,12 @@ func setupConsole(consoleFD int, isInit bool) error {
 		return fmt.Errorf("open %s: %w", slavePath, err)
 	}
 	defer unix.Close(slave)
+	if size != nil {
+		ws := &unix.Winsize{Row: uint16(size.Height), Col: uint16(size.Width)}
+		if err := unix.IoctlSetWinsize(master, unix.TIOCSWINSZ, ws); err != nil {
+			return fmt.Errorf("set console size: %w", err)
+		}
+	}
 	rights := unix.UnixRights(master)
 	if err := unix.Sendmsg(consoleFD, []byte(slavePath), rights, nil, 0); err != nil {
 		return fmt.Errorf("send pty master to console socket: %w", err)

@@ -40,6 +40,9 @@ func (r *Runtime) Exec(o ExecOpts) (_ *Process, err error) {
 	if err := validateProcess(o.Process); err != nil {
 		return nil, err
 	}
+	if err := checkProcessAttrs(o.Process, nil); err != nil {
+		return nil, err
+	}
 	if o.Process.Terminal && o.ConsoleSocket == "" && o.Console == nil {
 		return nil, errors.New("cannot allocate a tty without --console-socket when detached")
 	}
@@ -99,6 +102,12 @@ func (r *Runtime) Exec(o ExecOpts) (_ *Process, err error) {
 			cmd.kill()
 		}
 	}()
+	if a := o.Process.ExecCPUAffinity; a != nil && a.Initial != "" {
+		// Before it joins the container's cgroup (whose cpuset may be narrower).
+		if err = setAffinity(cmd.Pid, a.Initial); err != nil {
+			return nil, err
+		}
+	}
 	cg, err := cgroupOf(st)
 	if err != nil {
 		return nil, err
@@ -179,7 +188,7 @@ func execInit(cfg *initConfig, sync *os.File) error {
 		if _, err := unix.Setsid(); err != nil {
 			return fmt.Errorf("setsid: %w", err)
 		}
-		if err := setupConsole(cfg.ConsoleFD, false); err != nil {
+		if err := setupConsole(cfg.ConsoleFD, cfg.Process.ConsoleSize, false); err != nil {
 			return err
 		}
 	}

@@ -125,7 +125,7 @@ func initContainer(sync *syncPipe, cfg *initConfig) error {
 		return err
 	}
 	if cfg.Process.Terminal {
-		if err := setupConsole(cfg.ConsoleFD, true); err != nil {
+		if err := setupConsole(cfg.ConsoleFD, cfg.Process.ConsoleSize, true); err != nil {
 			return err
 		}
 	}
@@ -145,7 +145,10 @@ func initContainer(sync *syncPipe, cfg *initConfig) error {
 	if err := setOOMScoreAdj(cfg.Process.OOMScoreAdj); err != nil {
 		return err
 	}
-	prog, err := prepareExec(cfg.Process, spec, self)
+	// execCPUAffinity is for exec'd processes only.
+	proc := *cfg.Process
+	proc.ExecCPUAffinity = nil
+	prog, err := prepareExec(&proc, spec, self)
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,8 @@ type program struct {
 	// notifySink receives the seccomp listener fd, if the filter makes one; it is a
 	// connection to a host-side runtime command (see seccompnotify_linux.go).
 	notifySink *os.File
+	// personality is linux.personality of the container's spec.
+	personality *specs.LinuxPersonality
 }
 
 // prepareExec resolves and checks everything the final exec needs while errors can
@@ -64,6 +66,9 @@ func prepareExec(p *specs.Process, spec *specs.Spec, self fileID) (*program, err
 	prog.path = path
 	if prog.caps, err = capsFromSpec(p.Capabilities); err != nil {
 		return nil, err
+	}
+	if spec.Linux != nil {
+		prog.personality = spec.Linux.Personality
 	}
 	if spec.Linux != nil && spec.Linux.Seccomp != nil {
 		if prog.seccomp, err = seccomp.Compile(spec.Linux.Seccomp); err != nil {
@@ -89,6 +94,9 @@ func (g *program) exec() error {
 	// (an address-space limit below what the Go runtime has reserved, say), but while
 	// we may still raise a hard limit (CAP_SYS_RESOURCE).
 	if err := setRlimits(p.Rlimits); err != nil {
+		return err
+	}
+	if err := applyProcessAttrs(p, g.personality); err != nil {
 		return err
 	}
 	if g.seccomp != nil && !p.NoNewPrivileges {

@@ -72,7 +72,10 @@ func validate(spec *specs.Spec) error {
 		return err
 	}
 	if spec.Linux == nil {
-		return nil
+		return checkProcessAttrs(spec.Process, nil)
+	}
+	if err := checkProcessAttrs(spec.Process, spec.Linux.Personality); err != nil {
+		return err
 	}
 	seen := map[specs.LinuxNamespaceType]bool{}
 	for _, ns := range spec.Linux.Namespaces {

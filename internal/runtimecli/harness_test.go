@@ -212,3 +212,18 @@ func (h *harness) command(args ...string) *exec.Cmd {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeTemp writes content to a new file and returns its path.
+func writeTemp(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "file")
+	writeFile(t, p, content)
+	return p
+}

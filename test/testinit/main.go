@@ -78,6 +78,7 @@ func main() {
 		"tty":           {0, "whether fds 0 1 2 are terminals, and the terminal of fd 0", cmdTty},
 		"echo":          {-1, "ARGS...: print the arguments separated by spaces", func(a []string) error { return println(strings.Join(a, " ")) }},
 		"read-stdin":    {0, "copy stdin to stdout", cmdReadStdin},
+		"sched":         {0, "scheduling: policy=N nice=N ioprio=CLASS:PRIO cpus=N", cmdSched},
 		"syscall":       {-1, "NAME [PATH]: try a syscall, print ok or the errno name (" + strings.Join(syscallNames(), " ") + ")", cmdSyscall},
 	}
 	if len(os.Args) < 2 {
@@ -548,4 +549,28 @@ func cmdSyscall(args []string) error {
 	default:
 		return err
 	}
+}
+
+// cmdSched prints the scheduling policy and nice value, the I/O priority as class:data,
+// and how many CPUs the process may run on.
+func cmdSched([]string) error {
+	policy, _, e := unix.RawSyscall(unix.SYS_SCHED_GETSCHEDULER, 0, 0, 0)
+	if e != 0 {
+		return e
+	}
+	nice, err := unix.Getpriority(unix.PRIO_PROCESS, 0)
+	if err != nil {
+		return err
+	}
+	const whoProcess = 1
+	prio, _, e := unix.RawSyscall(unix.SYS_IOPRIO_GET, whoProcess, 0, 0)
+	if e != 0 {
+		return e
+	}
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return err
+	}
+	// getpriority(2) returns 20-nice through the raw syscall; x/sys passes it on as is.
+	return println(fmt.Sprintf("policy=%d nice=%d ioprio=%d:%d cpus=%d", policy&^0x40000000, 20-nice, prio>>13, prio&0x1fff, set.Count()))
 }
