@@ -73,7 +73,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&g.root, "root", defaultRoot(), "state directory")
 	fs.StringVar(&g.logPath, "log", "", "log file for errors (default: stderr only)")
 	fs.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
-	fs.BoolVar(&g.debug, "debug", false, "debug logging")
+	fs.BoolVar(&g.debug, "debug", false, "log each command and its outcome")
 	fs.Bool("systemd-cgroup", false, "accepted for runc compatibility; berth manages cgroupfs itself")
 	fs.String("rootless", "auto", "accepted for runc compatibility")
 	fs.String("criu", "", "accepted for runc compatibility")
@@ -91,9 +91,15 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		usage(stdout)
 		return 0
 	}
+	if g.debug {
+		g.logDebug("command: %q", rest)
+	}
 	for _, c := range commands() {
 		if c.name == rest[0] {
 			err := c.run(g, rest[1:])
+			if g.debug {
+				g.logDebug("%s: done: %v", c.name, err)
+			}
 			var ee exitError
 			if errors.As(err, &ee) {
 				return ee.code
@@ -141,6 +147,16 @@ func (g *globals) log(level, msg string) {
 		return
 	}
 	fmt.Fprintf(f, "time=%q level=%s msg=%q\n", now, level, msg)
+}
+
+// logDebug writes a debug entry to the --log file, or to stderr without one.
+func (g *globals) logDebug(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if g.logPath != "" {
+		g.log("debug", msg)
+		return
+	}
+	fmt.Fprintln(g.stderr, "berth-runtime: debug: "+msg)
 }
 
 func (g *globals) runtime() *runtime.Runtime {

@@ -2,6 +2,7 @@ package runtimecli
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -53,5 +54,15 @@ func TestListEmptyRoot(t *testing.T) {
 	}
 	if strings.TrimSpace(out.String()) != "[]" {
 		t.Errorf("list --format json of an empty root = %q, want []", out.String())
+	}
+}
+
+func TestDebugLogsTheCommand(t *testing.T) {
+	log := t.TempDir() + "/log"
+	var out, errb bytes.Buffer
+	Main([]string{"--root", t.TempDir(), "--debug", "--log", log, "--log-format", "json", "list", "-q"}, &out, &errb)
+	b, _ := os.ReadFile(log)
+	if !strings.Contains(string(b), `"level":"debug"`) || !strings.Contains(string(b), `list`) {
+		t.Errorf("--debug log: %q", b)
 	}
 }

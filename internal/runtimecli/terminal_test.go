@@ -97,3 +97,73 @@ func TestExecWithTerminal(t *testing.T) {
 		t.Errorf("exec -t: %q, want stdio on a pty", got)
 	}
 }
+
+// openPTY returns a new pty pair, as a terminal a user would run berth-runtime in.
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := os.OpenFile("/dev/pts/"+itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(); s.Close() })
+	return m, s
+}
+
+func TestRunInATerminalRelaysIt(t *testing.T) {
+	h := newHarness(t)
+	h.edit(func(s *specs.Spec) {
+		s.Process.Terminal = true
+		s.Process.Args = []string{"/testinit", "tty"}
+	})
+	master, slave := openPTY(t)
+	unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: 120})
+	cmd := h.command("run", "--bundle", h.bundle, h.id)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out := make(chan string, 1)
+	go func() {
+		var b bytes.Buffer
+		buf := make([]byte, 1024)
+		for !strings.Contains(b.String(), "name=") {
+			n, err := master.Read(buf)
+			if err != nil {
+				break
+			}
+			b.Write(buf[:n])
+		}
+		out <- b.String()
+	}()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("run -t: %v", err)
+	}
+	select {
+	case got := <-out:
+		if !strings.Contains(got, "0=true 1=true 2=true name=/dev/pts/0") {
+			t.Errorf("through the relayed terminal: %q, want the container's own pty", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing came through the terminal")
+	}
+}
+
+func TestNoPivot(t *testing.T) {
+	h := newHarness(t)
+	h.edit(func(s *specs.Spec) { s.Process.Args = []string{"/testinit", "ls", "/"} })
+	r := h.runtime("run", "--no-pivot", "--bundle", h.bundle, h.id)
+	if r.code != 0 || !strings.Contains(r.stdout, "testinit") {
+		t.Errorf("run --no-pivot: exit %d, / holds %q", r.code, r.stdout)
+	}
+}
