@@ -26,9 +26,9 @@ func main() {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
 		case "init":
-			runtime.Init()
+			runtime.Init(entryResults())
 		case "exec-init":
-			runtime.ExecInit(usernsResult)
+			runtime.ExecInit(entryResults())
 		}
 	}
 	os.Exit(runtimecli.Main(os.Args[1:], os.Stdout, os.Stderr))

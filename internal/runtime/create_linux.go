@@ -171,9 +171,16 @@ func (r *Runtime) Create(o CreateOpts) (_ *Created, err error) {
 		extra: extra,
 		env:   []string{"_BERTH_SYNC_FD=" + strconv.Itoa(syncFD)},
 	}
+	var userNSFile *os.File
 	for _, ns := range spec.Linux.Namespaces {
 		flag := nsFlags[ns.Type]
 		switch {
+		case ns.Type == specs.UserNamespace && ns.Path != "":
+			// Joined by init's entry point, before its Go runtime starts (see joinUserNS).
+			if userNSFile, err = os.Open(ns.Path); err != nil {
+				return nil, fmt.Errorf("user namespace: %w", err)
+			}
+			defer userNSFile.Close()
 		case ns.Path != "":
 			sp.join = append(sp.join, nsJoin{flag: flag, path: ns.Path})
 		case ns.Type == specs.CgroupNamespace:
@@ -195,11 +202,20 @@ func (r *Runtime) Create(o CreateOpts) (_ *Created, err error) {
 		// capabilities only to the namespace's own root, and we are host root until then.
 		sp.sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
+	if userNSFile != nil {
+		joinUserNS(&sp, &cfg, userNSFile)
+	}
+	sync := newSyncPipe(parentSock)
 	cmd, err = spawn(sp)
 	childSock.Close()
 	if err != nil {
 		cmd = nil
 		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	if userNSFile != nil {
+		if cmd, err = initAfterEntry(cmd, sync, sp.extraArgs[1]); err != nil {
+			return nil, err
+		}
 	}
 	st.Pid = cmd.Pid
 	if st.PidStart, _, err = procStat(st.Pid); err != nil {
@@ -209,7 +225,6 @@ func (r *Runtime) Create(o CreateOpts) (_ *Created, err error) {
 	// Send the config first: init mounts the rootfs while we place it in its cgroups
 	// (the first cgroup.procs write waits out an RCU grace period, milliseconds), and
 	// it waits for msgGo only before what needs the cgroup (cgroup ns, cgroup mounts).
-	sync := newSyncPipe(parentSock)
 	if cfg.State, err = json.Marshal(st.ociState(StatusCreating)); err != nil {
 		return nil, err
 	}
@@ -401,4 +416,36 @@ func withDeviceRules(spec *specs.Spec) *specs.LinuxResources {
 	}
 	res.Devices = rules
 	return &res
+}
+
+// joinUserNS hands the new namespaces to init's entry point instead of clone: it joins
+// the user namespace first, then unshares them there, so that they belong to it (see
+// cmd/berth-runtime/entry_amd64.s). It may fork init into a new pid namespace and exit,
+// so this process becomes a child subreaper to inherit init.
+func joinUserNS(sp *spawnSpec, cfg *initConfig, userNS *os.File) {
+	cfg.UserNS, cfg.JoinUserNS = true, true
+	flags := sp.cloneFlags
+	sp.cloneFlags = 0
+	sp.extraArgs = []string{strconv.Itoa(3 + len(sp.extra)), strconv.FormatUint(uint64(flags), 10)}
+	sp.extra = append(sp.extra, userNS)
+	unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+}
+
+// initAfterEntry learns init's pid from init itself (it may be the spawned process's
+// child in a pid namespace of its own) and reaps the spawned process if it forked.
+func initAfterEntry(spawned *Process, sync *syncPipe, flags string) (*Process, error) {
+	m, err := sync.expect(msgPid)
+	if err != nil {
+		spawned.kill()
+		return nil, childError(err)
+	}
+	if m.Pid == spawned.Pid {
+		return spawned, nil
+	}
+	// The spawned process forked init and exits; init is ours as its subreaper.
+	if ws, err := spawned.Wait(); err != nil || ws.ExitStatus() != 0 {
+		(&Process{Pid: m.Pid}).kill()
+		return nil, fmt.Errorf("user namespace entry (flags %s) failed: %v", flags, ws)
+	}
+	return &Process{Pid: m.Pid}, nil
 }

@@ -142,16 +142,29 @@ func (r *Runtime) Exec(o ExecOpts) (_ *Process, err error) {
 	return cmd, nil
 }
 
-// checkUserNSJoin reports whether the entry point joined the user namespace it was asked
-// to: usernsResult is its setns result (0, or a negated errno), or 1 when it did not try.
-func checkUserNSJoin(cfg *initConfig, usernsResult int64) error {
-	switch {
-	case !cfg.JoinUserNS:
+// EntryResults is what berth-runtime's entry point did before the Go runtime started
+// (see cmd/berth-runtime/entry_amd64.s): each is 0, a negated errno, or 1 when it was
+// not tried (another command line, or a binary linked without that entry point).
+type EntryResults struct{ UserNS, Unshare, Fork int64 }
+
+const entryNotTried = 1
+
+// checkUserNSJoin reports whether the entry point joined the user namespace (and, for
+// init, unshared and forked) as it was asked to.
+func checkUserNSJoin(cfg *initConfig, r EntryResults) error {
+	if !cfg.JoinUserNS {
 		return nil
-	case usernsResult == 1:
-		return errors.New("exec into a user namespace: this berth-runtime was linked without its entry point (go build -ldflags '-E main.nsenterEntry', amd64 only)")
-	case usernsResult < 0:
-		return fmt.Errorf("join the container's user namespace: %w", syscall.Errno(-usernsResult))
+	}
+	for _, step := range []struct {
+		name   string
+		result int64
+	}{{"join the container's user namespace", r.UserNS}, {"unshare namespaces in it", r.Unshare}, {"fork into the new pid namespace", r.Fork}} {
+		switch {
+		case step.result == entryNotTried && step.name == "join the container's user namespace":
+			return errors.New("joining a user namespace: this berth-runtime was linked without its entry point (go build -ldflags '-E main.nsenterEntry', amd64 only)")
+		case step.result < 0:
+			return fmt.Errorf("%s: %w", step.name, syscall.Errno(-step.result))
+		}
 	}
 	return nil
 }
@@ -159,7 +172,7 @@ func checkUserNSJoin(cfg *initConfig, usernsResult int64) error {
 // ExecInit is the body of "berth-runtime exec-init": born inside the container's
 // namespaces, it sets up the process as init does for the container's own program.
 // It never returns.
-func ExecInit(usernsResult int64) {
+func ExecInit(entry EntryResults) {
 	sync, err := syncFromEnv()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "berth-runtime exec-init:", err)
@@ -167,7 +180,7 @@ func ExecInit(usernsResult int64) {
 	}
 	cfg, err := receiveConfig(sync)
 	if err == nil {
-		err = checkUserNSJoin(cfg, usernsResult)
+		err = checkUserNSJoin(cfg, entry)
 	}
 	if err == nil {
 		err = execInit(cfg, sync.file)

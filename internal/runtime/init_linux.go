@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -18,19 +19,59 @@ import (
 // (main) has locked the main goroutine to the main OS thread: namespaces unshared here
 // and credentials set here belong to that thread, and execve runs from it.
 // Init never returns: it execs the user's program or exits 1 after reporting an error.
-func Init() {
+func Init(entry EntryResults) {
 	sync, err := syncFromEnv()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "berth-runtime init:", err)
 		os.Exit(1)
 	}
-	cfg, err := receiveConfig(sync)
+	if entry.UserNS != entryNotTried {
+		// Joining a user namespace, the entry point may have forked us into a new pid
+		// namespace: the parent cannot know our pid, so tell it. The host's /proc is
+		// still mounted here, and its "self" is our pid as the host sees it.
+		err = sendHostPid(sync)
+	}
+	var cfg *initConfig
+	if err == nil {
+		cfg, err = receiveConfig(sync)
+	}
+	if err == nil {
+		err = checkUserNSJoin(cfg, entry)
+	}
+	if err == nil && cfg.JoinUserNS {
+		err = becomeNamespaceRoot()
+	}
 	if err == nil {
 		err = initContainer(sync, cfg)
 	}
 	// initContainer only returns on failure.
 	sync.send(syncMsg{Type: msgError, Error: err.Error()})
 	os.Exit(1)
+}
+
+// becomeNamespaceRoot switches every thread to uid and gid 0 of the user namespace the
+// entry point joined: until then we are host root, unmapped there, and the kernel
+// refuses to create files (EOVERFLOW) for an unmapped owner.
+func becomeNamespaceRoot() error {
+	if err := syscall.Setresgid(0, 0, 0); err != nil {
+		return fmt.Errorf("become root of the joined user namespace (gid 0 mapped?): %w", err)
+	}
+	if err := syscall.Setresuid(0, 0, 0); err != nil {
+		return fmt.Errorf("become root of the joined user namespace (uid 0 mapped?): %w", err)
+	}
+	return nil
+}
+
+func sendHostPid(sync *syncPipe) error {
+	self, err := os.Readlink("/proc/self")
+	if err != nil {
+		return fmt.Errorf("read own pid: %w", err)
+	}
+	pid, err := strconv.Atoi(self)
+	if err != nil {
+		return fmt.Errorf("read own pid: %q", self)
+	}
+	return sync.send(syncMsg{Type: msgPid, Pid: pid})
 }
 
 func syncFromEnv() (*syncPipe, error) {

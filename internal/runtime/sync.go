@@ -11,6 +11,7 @@ import (
 
 // Message kinds exchanged between the parent and a container-side process.
 const (
+	msgPid     = "pid"     // child -> parent: its host pid, when the parent cannot know it
 	msgConfig  = "config"  // parent -> child: what to set up
 	msgGo      = "go"      // parent -> child: cgroup joined, continue
 	msgMounted = "mounted" // child -> parent: mounts done, run createRuntime hooks
@@ -24,6 +25,7 @@ type syncMsg struct {
 	Type   string          `json:"type"`
 	Error  string          `json:"error,omitempty"`
 	Config json.RawMessage `json:"config,omitempty"`
+	Pid    int             `json:"pid,omitempty"`
 }
 
 // syncPipe frames syncMsgs as JSON lines over one stream.

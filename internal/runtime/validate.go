@@ -99,8 +99,8 @@ func validate(spec *specs.Spec) error {
 	if userNS && userPath == "" && (len(spec.Linux.UIDMappings) == 0 || len(spec.Linux.GIDMappings) == 0) {
 		return errors.New("config.json: a new user namespace needs uidMappings and gidMappings")
 	}
-	if userNS && userPath != "" {
-		return errors.New("config.json: joining an existing user namespace by path is not supported yet")
+	if userNS && userPath != "" && (len(spec.Linux.UIDMappings) > 0 || len(spec.Linux.GIDMappings) > 0) {
+		return errors.New("config.json: uidMappings and gidMappings cannot be set when joining a user namespace by path")
 	}
 	if spec.Hostname != "" || spec.Domainname != "" {
 		if uts, _ := hasNS(spec, specs.UTSNamespace); !uts {

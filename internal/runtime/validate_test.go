@@ -37,6 +37,13 @@ func TestValidateRejectsWhatTheKernelWouldRefuseLater(t *testing.T) {
 		{"user ns without maps", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "user"})
 		}, "needs uidMappings and gidMappings"},
+		{"maps with a joined user ns", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "user", Path: "/proc/self/ns/user"})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
+		}, "cannot be set when joining"},
+		{"joined user ns", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "user", Path: "/proc/self/ns/user"})
+		}, ""},
 		{"hostname without uts", func(s *specs.Spec) { s.Linux.Namespaces = dropNS(s.Linux.Namespaces, "uts") }, "private UTS namespace"},
 		{"no mount namespace", func(s *specs.Spec) { s.Linux.Namespaces = dropNS(s.Linux.Namespaces, "mount") }, ""},
 		{"net sysctl without netns", func(s *specs.Spec) {

@@ -134,3 +134,35 @@ func TestErrorsGoToTheJSONLog(t *testing.T) {
 		t.Errorf("log entry %q (%v), want a JSON error line naming the problem", b, err)
 	}
 }
+
+func TestJoinAUserNamespaceByPath(t *testing.T) {
+	owner := newHarness(t)
+	owner.edit(func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	})
+	owner.createRunning()
+	ownerPid := owner.state(owner.id).Pid
+	userNS, _ := os.Readlink("/proc/" + strconv.Itoa(ownerPid) + "/ns/user")
+
+	h := newHarness(t)
+	h.edit(func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{
+			Type: specs.UserNamespace, Path: "/proc/" + strconv.Itoa(ownerPid) + "/ns/user"})
+	})
+	out := h.runOK("/testinit", "ns")
+	if !strings.Contains(out, "user:"+strings.TrimPrefix(userNS, "user:")) {
+		t.Errorf("not in the joined user namespace %s:\n%s", userNS, out)
+	}
+	if got := h.runOK("/testinit", "pid"); got != "1" {
+		t.Errorf("pid in a new pid namespace inside the joined user namespace = %q, want 1", got)
+	}
+	if got := h.runOK("/testinit", "id"); !strings.HasPrefix(got, "uid=0 gid=0") {
+		t.Errorf("id = %q, want root of the joined namespace", got)
+	}
+	h.edit(func(s *specs.Spec) {
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 1}}
+	})
+	h.fails("cannot be set when joining", "create", "--bundle", h.bundle, h.id)
+}
