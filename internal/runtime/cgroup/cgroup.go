@@ -96,7 +96,8 @@ func parseCgroupsPath(cgroupsPath, containerID string) (innerPath, error) {
 		if containerID == "" || strings.ContainsAny(containerID, "/") || containerID == "." || containerID == ".." {
 			return innerPath{}, fmt.Errorf("cgroup: invalid container id %q for the default cgroups path", containerID)
 		}
-		return innerPath{path: "/berth/" + containerID}, nil
+		// At the top, as crun does: nothing is left behind once the container is gone.
+		return innerPath{path: "/" + containerID}, nil
 	case strings.HasPrefix(cgroupsPath, "/"):
 		return innerPath{path: path.Clean(cgroupsPath)}, nil
 	case strings.Count(cgroupsPath, ":") == 2:

@@ -7,11 +7,11 @@
 // The kernel offers two interfaces, and a machine mounts one, the other, or both:
 //
 //	v1 (legacy)   one hierarchy per controller, each its own mount:
-//	                /sys/fs/cgroup/memory/berth/c1/memory.limit_in_bytes
-//	                /sys/fs/cgroup/cpu/berth/c1/cpu.cfs_quota_us        (cpu and cpuacct may share one)
+//	                /sys/fs/cgroup/memory/c1/memory.limit_in_bytes
+//	                /sys/fs/cgroup/cpu/c1/cpu.cfs_quota_us        (cpu and cpuacct may share one)
 //	v2 (unified)  one hierarchy for every controller; a controller works in a child only
 //	              when each ancestor lists it in cgroup.subtree_control:
-//	                /sys/fs/cgroup/berth/c1/memory.max
+//	                /sys/fs/cgroup/c1/memory.max
 //	hybrid        v1 hierarchies plus a cgroup2 mount (usually /sys/fs/cgroup/unified) that
 //	              holds the controllers v1 did not take (often none, sometimes hugetlb).
 //
@@ -26,7 +26,7 @@
 //
 // The spec's linux.cgroupsPath names one cgroup, which exists once in every hierarchy:
 //
-//	""                   "/berth/<id>"
+//	""                   "/<id>" (at the top of each hierarchy, as crun does)
 //	"/a/b"               "/a/b" under each hierarchy's mount point
 //	"a/b"                under the cgroup the runtime itself is in (from /proc/self/cgroup),
 //	                     per hierarchy, as runc does

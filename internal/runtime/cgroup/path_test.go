@@ -105,12 +105,12 @@ func TestCgroupsPathToDirs(t *testing.T) {
 		want     map[string]string
 	}{
 		{"", "c1", hybrid, map[string]string{
-			"memory":   "/sys/fs/cgroup/memory/berth/c1",
-			"cpu":      "/sys/fs/cgroup/cpu,cpuacct/berth/c1",
-			"cpuacct":  "/sys/fs/cgroup/cpu,cpuacct/berth/c1",
-			"cpuset":   "/sys/fs/cgroup/cpuset/berth/c1",
-			"pids":     "/sys/fs/cgroup/pids/berth/c1",
-			UnifiedKey: "/sys/fs/cgroup/unified/berth/c1",
+			"memory":   "/sys/fs/cgroup/memory/c1",
+			"cpu":      "/sys/fs/cgroup/cpu,cpuacct/c1",
+			"cpuacct":  "/sys/fs/cgroup/cpu,cpuacct/c1",
+			"cpuset":   "/sys/fs/cgroup/cpuset/c1",
+			"pids":     "/sys/fs/cgroup/pids/c1",
+			UnifiedKey: "/sys/fs/cgroup/unified/c1",
 		}},
 		{"/a/b", "c1", hybrid, map[string]string{
 			"memory":   "/sys/fs/cgroup/memory/a/b",

@@ -50,7 +50,7 @@ func fakeV2(t *testing.T) (*manager, string) {
 		v2Ctrls: strings.Fields(fakeV2Files["cgroup.controllers"]),
 		self:    map[string]string{"": "/"},
 	}
-	p, err := parseCgroupsPath("", "c1")
+	p, err := parseCgroupsPath("/berth/c1", "c1")
 	if err != nil {
 		t.Fatal(err)
 	}
