@@ -1,0 +1,5 @@
+//go:build unix && !linux
+
+package content
+
+func renameNoReplace(from, to string) error { return linkAndRemove(from, to) }
