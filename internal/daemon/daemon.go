@@ -1,0 +1,174 @@
+// Package daemon is the engine behind berthd's API: it owns the data root and
+// the parts that live in it, and answers the API's questions in the Engine
+// API's types. It knows nothing of HTTP; internal/api decodes requests into
+// calls on a Daemon and encodes the answers.
+//
+// The data root, as the daemon lays it out (other parts add their directories):
+//
+//	<data-root>/            0711
+//	  berthd.lock           flock(2)ed while a daemon uses this root; holds its pid
+//	  engine-id             the daemon's ID (a UUID), made on first start
+//
+// New takes the lock before touching anything else, so a second daemon on the
+// same root fails at once and changes nothing.
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/berth-engine/berth/internal/atomicfile"
+	"github.com/berth-engine/berth/internal/daemon/config"
+	"github.com/berth-engine/berth/internal/daemon/events"
+)
+
+// BuildInfo says which berth this is; the version command stamps it.
+type BuildInfo struct {
+	Version   string
+	GitCommit string
+	BuildTime string // RFC 3339
+}
+
+// Options are what New needs.
+type Options struct {
+	// Config is the validated configuration (see config.Flags.Load).
+	Config *config.Config
+	Build  BuildInfo
+	// Logger receives the daemon's log; nil discards it.
+	Logger *slog.Logger
+}
+
+// Daemon is one running engine. Its methods are safe for concurrent use.
+type Daemon struct {
+	cfg     *config.Config
+	build   BuildInfo
+	log     *slog.Logger
+	started time.Time
+	id      string
+	lock    *os.File
+	events  *events.Broker
+}
+
+// New prepares the data and exec roots (created 0711 when missing), locks the
+// data root against a second daemon and loads or makes the engine ID.
+func New(opts Options) (*Daemon, error) {
+	cfg := opts.Config
+	if cfg == nil {
+		return nil, errors.New("daemon: no configuration")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	for _, dir := range []string{cfg.DataRoot, cfg.ExecRoot} {
+		if err := makeRoot(dir); err != nil {
+			return nil, err
+		}
+	}
+	lock, err := lockDataRoot(cfg.DataRoot)
+	if err != nil {
+		return nil, err
+	}
+	id, err := loadOrMakeID(filepath.Join(cfg.DataRoot, "engine-id"))
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return &Daemon{
+		cfg:     cfg,
+		build:   opts.Build,
+		log:     log,
+		started: time.Now(),
+		id:      id,
+		lock:    lock,
+		events:  events.NewBroker(),
+	}, nil
+}
+
+// Close releases the data root. The daemon must not be used afterwards.
+func (d *Daemon) Close() error {
+	if d.lock == nil {
+		return nil
+	}
+	err := d.lock.Close()
+	d.lock = nil
+	return err
+}
+
+// Config returns the configuration the daemon runs with. Callers must not modify it.
+func (d *Daemon) Config() *config.Config { return d.cfg }
+
+// ID returns the engine ID, stable across restarts on the same data root.
+func (d *Daemon) ID() string { return d.id }
+
+// StartedAt returns when New returned.
+func (d *Daemon) StartedAt() time.Time { return d.started }
+
+// Events returns the broker every part of the daemon publishes its events to.
+func (d *Daemon) Events() *events.Broker { return d.events }
+
+// Counts are the numbers of objects the daemon holds.
+type Counts struct {
+	Containers, Running, Paused, Stopped int
+	Images                               int
+}
+
+// Counts returns how many containers and images the daemon holds. There are no
+// stores yet, so every count is zero; the image and container stores add theirs.
+func (d *Daemon) Counts(ctx context.Context) Counts {
+	return Counts{}
+}
+
+// makeRoot creates dir with mode 0711 (and any missing parents) unless it exists.
+func makeRoot(dir string) error {
+	st, err := os.Stat(dir)
+	if err == nil {
+		if !st.IsDir() {
+			return fmt.Errorf("%s is not a directory", dir)
+		}
+		return nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	// MkdirAll's mode is filtered by the umask.
+	return os.Chmod(dir, 0o711)
+}
+
+var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// loadOrMakeID returns the UUID stored at path, storing a new random one when
+// the file is missing or does not hold a UUID.
+func loadOrMakeID(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err == nil {
+		if id := strings.TrimSpace(string(data)); uuidPattern.MatchString(id) {
+			return id, nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("read engine ID: %w", err)
+	}
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
+	id := fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	if err := atomicfile.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("store engine ID: %w", err)
+	}
+	return id, nil
+}
