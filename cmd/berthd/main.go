@@ -1,13 +1,9 @@
-// Command berthd is berth's daemon, serving the Docker Engine API. It is built in
-// issue 3; until then it refuses to start rather than pretend to serve.
+// Command berthd is berth's daemon: it serves the Docker Engine API on unix
+// sockets, in the foreground, until SIGTERM or SIGINT. See docs/DAEMON.md.
 package main
 
-import (
-	"fmt"
-	"os"
-)
+import "os"
 
 func main() {
-	fmt.Fprintln(os.Stderr, "berthd: the daemon is not built yet; run containers from a bundle with berth-runtime (see README)")
-	os.Exit(1)
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

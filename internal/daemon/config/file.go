@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"reflect"
 	"slices"
@@ -26,9 +25,6 @@ type File struct {
 func ReadFile(path string) (*File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("configuration file %s does not exist: %w", path, fs.ErrNotExist)
-		}
 		return nil, fmt.Errorf("read configuration file: %w", err)
 	}
 	return ParseFile(path, data)
