@@ -135,7 +135,8 @@ type Snapshotter interface {
 	// Commit turns the active snapshot key into the committed snapshot name;
 	// key no longer exists afterwards.
 	Commit(ctx context.Context, name, key string, opts ...Opt) error
-	// Remove deletes the snapshot key and its files.
+	// Remove deletes the snapshot key and its files; unmount its mounts
+	// first.
 	Remove(ctx context.Context, key string) error
 	// Walk calls fn for every snapshot, in no particular order, stopping at
 	// the first error fn returns.

@@ -184,7 +184,10 @@ func (s *Snapshotter) create(ctx context.Context, kind snapshot.Kind, key, paren
 			return fmt.Errorf("snapshot %q: %w", key, errdefs.ErrAlreadyExists)
 		}
 		parentIDs, err = chain(tx, parent)
-		return err
+		if err != nil {
+			return fmt.Errorf("snapshot %q: %w", key, err)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -209,14 +212,14 @@ func (s *Snapshotter) create(ctx context.Context, kind snapshot.Kind, key, paren
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		snaps := tx.Bucket(bucketSnapshots)
 		if snaps.Bucket([]byte(key)) != nil {
-			return fmt.Errorf("snapshot %q: %w", key, errdefs.ErrAlreadyExists)
+			return errdefs.ErrAlreadyExists
 		}
 		now, err := chain(tx, parent)
 		if err != nil {
 			return err
 		}
 		if !slices.Equal(now, parentIDs) {
-			return fmt.Errorf("snapshot %q: parent %q was replaced while it was being copied: %w", key, parent, errdefs.ErrAborted)
+			return fmt.Errorf("parent %q was replaced while it was being copied: %w", parent, errdefs.ErrAborted)
 		}
 		seq, err := snaps.NextSequence()
 		if err != nil {
@@ -355,7 +358,7 @@ func (s *Snapshotter) activeID(key string) (string, error) {
 			return err
 		}
 		if k := parseKind(b.Get(keyKind)); k != snapshot.KindActive {
-			return fmt.Errorf("snapshot %q is %s, only an active snapshot commits: %w", key, k, errdefs.ErrFailedPrecondition)
+			return fmt.Errorf("snapshot %q is %s; only an active snapshot commits: %w", key, article(k), errdefs.ErrFailedPrecondition)
 		}
 		id = string(b.Get(keyID))
 		return nil
@@ -403,6 +406,9 @@ func (s *Snapshotter) Remove(ctx context.Context, key string) error {
 		if doomed != "" { // renamed, but the metadata stayed: put the directory back
 			_ = os.Rename(s.dir(doomed), s.dir(id))
 			s.release(doomed)
+		}
+		if errdefs.IsNotFound(err) || errdefs.IsFailedPrecondition(err) {
+			return err // already names key
 		}
 		return fmt.Errorf("remove snapshot %q: %w", key, err)
 	}
@@ -567,7 +573,7 @@ func chain(tx *bolt.Tx, parent string) ([]string, error) {
 		return nil, fmt.Errorf("parent snapshot %q: %w", parent, errdefs.ErrNotFound)
 	}
 	if k := parseKind(b.Get(keyKind)); k != snapshot.KindCommitted {
-		return nil, fmt.Errorf("parent snapshot %q is %s, not committed: %w", parent, k, errdefs.ErrFailedPrecondition)
+		return nil, fmt.Errorf("parent snapshot %q is %s, not committed: %w", parent, article(k), errdefs.ErrFailedPrecondition)
 	}
 	var ids []string
 	for key := parent; key != ""; {
@@ -641,6 +647,14 @@ func readInfo(key string, b *bolt.Bucket) (snapshot.Info, error) {
 		}
 	}
 	return info, nil
+}
+
+// article names kind k for a sentence: "a view", "active", "committed".
+func article(k snapshot.Kind) string {
+	if k == snapshot.KindView {
+		return "a view"
+	}
+	return k.String()
 }
 
 func parseKind(b []byte) snapshot.Kind {

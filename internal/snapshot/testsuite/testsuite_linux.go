@@ -70,6 +70,7 @@ type env struct {
 }
 
 func newEnv(t *testing.T, newSn NewFunc, privileged bool) *env {
+	t.Helper()
 	if privileged {
 		testutil.RequireRoot(t, "mounts the snapshots it makes")
 		mounttest.PrivateNamespace(t)
