@@ -1,0 +1,252 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/berth-engine/berth/internal/testutil"
+)
+
+// dockerCLI is the real Docker client the suite drives berthd with.
+const dockerCLI = "/usr/local/bin/docker"
+
+// startTimeout bounds how long a daemon may take to start or stop; it only
+// fires when something is broken.
+const startTimeout = 30 * time.Second
+
+// requireE2E skips unless the suite can run here: as root, with the docker CLI.
+func requireE2E(t *testing.T) {
+	t.Helper()
+	testutil.RequireRoot(t, "berthd runs as root")
+	if _, err := os.Stat(dockerCLI); err != nil {
+		t.Skipf("needs the docker CLI at %s: %v", dockerCLI, err)
+	}
+}
+
+// daemon is one berthd process under test and the paths it was given. The
+// socket, pidfile and exec root sit in a short directory under /tmp (a unix
+// socket path holds at most 107 bytes); the data root in the test's temp dir.
+type daemon struct {
+	t                                   *testing.T
+	Dir                                 string // the short directory
+	DataRoot, ExecRoot, Pidfile, Socket string
+	ConfigFile                          string // an empty daemon.json unless the test writes one
+	cmd                                 *exec.Cmd
+	stderr                              syncBuffer
+	ready                               chan struct{} // closed when berthd logs that it listens
+	exited                              chan struct{} // closed when the process has been waited for
+	exitErr                             error         // valid once exited is closed
+	readyOnce                           sync.Once
+}
+
+// newDaemon prepares the paths of a daemon without starting it.
+func newDaemon(t *testing.T) *daemon {
+	t.Helper()
+	dir, err := os.MkdirTemp("/tmp", "berth-test-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	d := &daemon{
+		t:          t,
+		Dir:        dir,
+		DataRoot:   filepath.Join(t.TempDir(), "root"),
+		ExecRoot:   filepath.Join(dir, "exec"),
+		Pidfile:    filepath.Join(dir, "berthd.pid"),
+		Socket:     filepath.Join(dir, "berth.sock"),
+		ConfigFile: filepath.Join(dir, "daemon.json"),
+	}
+	if err := os.WriteFile(d.ConfigFile, []byte("{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// Host is the DOCKER_HOST value for the daemon.
+func (d *daemon) Host() string { return "unix://" + d.Socket }
+
+// args are the command-line flags giving the daemon its paths.
+func (d *daemon) args() []string {
+	return []string{
+		"--data-root", d.DataRoot, "--exec-root", d.ExecRoot, "--pidfile", d.Pidfile,
+		"-H", d.Host(), "--config-file", d.ConfigFile,
+	}
+}
+
+// launch starts berthd with the daemon's paths and extra flags, without waiting.
+func (d *daemon) launch(extra ...string) {
+	d.t.Helper()
+	d.cmd = exec.Command(testutil.Binary(d.t, "berthd"), append(d.args(), extra...)...)
+	d.ready = make(chan struct{})
+	d.exited = make(chan struct{})
+	pipe, err := d.cmd.StderrPipe()
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	if err := d.cmd.Start(); err != nil {
+		d.t.Fatal(err)
+	}
+	cmd, ready, exited := d.cmd, d.ready, d.exited
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		listening := false
+		for sc.Scan() {
+			line := sc.Text()
+			d.stderr.WriteLine(line)
+			if !listening && strings.Contains(line, "API listen on") {
+				listening = true
+				close(ready)
+			}
+		}
+		d.exitErr = cmd.Wait()
+		close(exited)
+	}()
+	d.t.Cleanup(func() { kill(cmd, exited) })
+}
+
+// start launches berthd and waits until it serves: it has logged that it
+// listens and answers /_ping.
+func (d *daemon) start(extra ...string) {
+	d.t.Helper()
+	d.launch(extra...)
+	select {
+	case <-d.ready:
+	case <-d.exited:
+		d.t.Fatalf("berthd exited during start-up (%v):\n%s", d.exitErr, d.stderr.String())
+	case <-time.After(startTimeout):
+		d.t.Fatalf("berthd did not start within %v:\n%s", startTimeout, d.stderr.String())
+	}
+	resp, err := d.client().Get("http://berth/_ping")
+	if err != nil {
+		d.t.Fatalf("ping: %v\n%s", err, d.stderr.String())
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		d.t.Fatalf("ping: status %d", resp.StatusCode)
+	}
+}
+
+// wait waits for the process to exit and returns its exit code.
+func (d *daemon) wait() int {
+	d.t.Helper()
+	select {
+	case <-d.exited:
+	case <-time.After(startTimeout):
+		d.t.Fatalf("berthd did not exit within %v:\n%s", startTimeout, d.stderr.String())
+	}
+	var ee *exec.ExitError
+	switch {
+	case d.exitErr == nil:
+		return 0
+	case errors.As(d.exitErr, &ee):
+		return ee.ExitCode()
+	}
+	d.t.Fatalf("wait: %v", d.exitErr)
+	return -1
+}
+
+// stop sends SIGTERM and returns the exit code.
+func (d *daemon) stop() int {
+	d.t.Helper()
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		d.t.Fatalf("SIGTERM: %v", err)
+	}
+	return d.wait()
+}
+
+// kill ends a process if it still runs (test clean-up): SIGTERM, then SIGKILL.
+func kill(cmd *exec.Cmd, exited chan struct{}) {
+	select {
+	case <-exited:
+		return
+	default:
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(startTimeout):
+		cmd.Process.Kill()
+		<-exited
+	}
+}
+
+// client is an HTTP client for the daemon's socket (the host name is ignored).
+func (d *daemon) client() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", d.Socket)
+		},
+	}}
+}
+
+// docker runs the docker CLI against the daemon and returns its stdout,
+// stderr and exit code. The CLI sees a fresh config directory and no
+// inherited DOCKER_* settings.
+func (d *daemon) docker(args ...string) (stdout, stderr string, code int) {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, dockerCLI, args...)
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "DOCKER_") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, "DOCKER_HOST="+d.Host(), "DOCKER_CONFIG="+d.t.TempDir())
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	default:
+		d.t.Fatalf("docker %s: %v", strings.Join(args, " "), err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+// mustDocker runs the docker CLI and fails the test unless it succeeds.
+func (d *daemon) mustDocker(args ...string) string {
+	d.t.Helper()
+	out, errOut, code := d.docker(args...)
+	if code != 0 {
+		d.t.Fatalf("docker %s: exit %d\nstdout:\n%s\nstderr:\n%s\nberthd:\n%s",
+			strings.Join(args, " "), code, out, errOut, d.stderr.String())
+	}
+	return out
+}
+
+// syncBuffer collects a process's log lines for failure messages.
+type syncBuffer struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (b *syncBuffer) WriteLine(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.lines = append(b.lines, s)
+}
+
+func (b *syncBuffer) Lines() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.lines...)
+}
+
+func (b *syncBuffer) String() string { return strings.Join(b.Lines(), "\n") }
