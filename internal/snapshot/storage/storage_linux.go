@@ -249,7 +249,8 @@ func (s *Snapshotter) create(ctx context.Context, kind snapshot.Kind, key, paren
 			return err
 		}
 		final = dst
-		return nil
+		// The rename must be on disk before the metadata naming dst is.
+		return syncDir(filepath.Dir(dst))
 	})
 	if err != nil {
 		if final != "" {
@@ -549,6 +550,16 @@ func (s *Snapshotter) dirs(ids []string) []string {
 		out[i] = s.dir(id)
 	}
 	return out
+}
+
+// syncDir flushes the entries of directory dir to disk.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
 
 // getBucket returns the bucket of snapshot key, or ErrNotFound.
