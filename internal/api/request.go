@@ -97,3 +97,14 @@ func cutNumber(value string) (sec, nsec int64, ok bool) {
 	nsec, _ = strconv.ParseInt(f+strings.Repeat("0", 9-len(f)), 10, 64)
 	return sec, nsec, true
 }
+
+// queryValues returns every value of a repeated query parameter, ignoring empty ones.
+func queryValues(r *http.Request, key string) []string {
+	var out []string
+	for _, v := range r.URL.Query()[key] {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}

@@ -23,7 +23,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 )
@@ -177,15 +176,4 @@ func headerWritten(w http.ResponseWriter) bool {
 			return false
 		}
 	}
-}
-
-// queryValues returns every value of a repeated query parameter, ignoring empty ones.
-func queryValues(r *http.Request, key string) []string {
-	var out []string
-	for _, v := range r.URL.Query()[key] {
-		if v = strings.TrimSpace(v); v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
 }
