@@ -247,8 +247,11 @@ func TestBasicAuthFromDockerConfig(t *testing.T) {
 	pushImage(t, r, img, "v1", PushOptions{})
 	pullImage(t, r, "v1", img)
 	// After the first challenge every request carried the login from the start.
-	if front.refusals != 1 {
-		t.Errorf("%d requests refused, want 1 (the first)", front.refusals)
+	front.mu.Lock()
+	refusals := front.refusals
+	front.mu.Unlock()
+	if refusals != 1 {
+		t.Errorf("%d requests refused, want 1 (the first)", refusals)
 	}
 
 	idt, err := c.Login(context.Background(), host, cf)

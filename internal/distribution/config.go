@@ -132,9 +132,22 @@ func NewClient(cfg Config) (*Client, error) {
 		c.insecureNames[strings.ToLower(e)] = true
 	}
 	c.transport = newHostTransport(c)
-	c.http = &http.Client{Transport: c.transport}
+	c.http = &http.Client{Transport: c.transport, CheckRedirect: checkRedirect}
 	c.authz = auth.NewAuthorizer(c.http, cfg.UserAgent)
 	return c, nil
+}
+
+// checkRedirect follows up to 10 redirects and keeps the registry's credentials from
+// other hosts: blob storage (S3, a CDN) authorises by signed URL and refuses a request
+// that carries a second Authorization.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return fmt.Errorf("stopped after 10 redirects")
+	}
+	if req.URL.Host != via[0].URL.Host {
+		req.Header.Del("Authorization")
+	}
+	return nil
 }
 
 // Close releases idle connections.
@@ -166,6 +179,10 @@ func (c *Client) insecure(ctx context.Context, host string) bool {
 	host = strings.ToLower(host)
 	if c.insecureNames[host] {
 		return true
+	}
+	switch host {
+	case "docker.io", "index.docker.io", "registry-1.docker.io":
+		return false // Docker Hub is always verified, as in dockerd
 	}
 	if len(c.insecureNets) == 0 {
 		return false

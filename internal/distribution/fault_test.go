@@ -12,7 +12,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/berth-engine/berth/internal/distribution/auth"
 	"github.com/containerd/errdefs"
 	digest "github.com/opencontainers/go-digest"
 )
@@ -270,5 +272,52 @@ func TestDownloadSlots(t *testing.T) {
 	pullImage(t, r, "v1", img) // seven blobs in parallel goroutines
 	if p := peak.Load(); p > 2 {
 		t.Errorf("%d blob downloads at once, want at most 2", p)
+	}
+}
+
+func TestFetchFollowsRedirectToStorage(t *testing.T) {
+	img := newImage(t, 1, 256<<10, nil)
+	layer := img.layerDescs[0]
+	var mu sync.Mutex
+	var storageReqs []string
+	dropped := false
+	storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		mu.Lock()
+		storageReqs = append(storageReqs, req.Header.Get("Authorization")+"|"+req.Header.Get("Range"))
+		drop := !dropped
+		dropped = true
+		mu.Unlock()
+		if drop {
+			w.Header().Set("Content-Length", fmt.Sprint(len(img.layers[0])))
+			w.Write(img.layers[0][:1000])
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		}
+		http.ServeContent(w, req, "", time.Time{}, bytes.NewReader(img.layers[0]))
+	}))
+	t.Cleanup(storage.Close)
+	front := &basicFront{user: "u", pass: "p"}
+	srv := startRegistry(t, func(h http.Handler) http.Handler {
+		return front.wrap(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, "/blobs/"+layer.Digest.String()) {
+				http.Redirect(w, req, storage.URL+"/signed/"+layer.Digest.Encoded()+"?sig=x", http.StatusTemporaryRedirect)
+				return
+			}
+			h.ServeHTTP(w, req)
+		}))
+	})
+	c := newTestClient(t, Config{Credentials: auth.Static("u", "p")}, hostOf(srv))
+	r := openRepo(t, c, hostOf(srv)+"/app")
+	pushImage(t, r, img, "v1", PushOptions{})
+	got, err := fetchAll(context.Background(), r, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, img.layers[0]) {
+		t.Fatal("blob from storage differs")
+	}
+	want := []string{"|", fmt.Sprintf("|bytes=1000-%d", layer.Size-1)}
+	if fmt.Sprint(storageReqs) != fmt.Sprint(want) {
+		t.Errorf("storage saw (Authorization|Range) %q, want %q: no credentials, and the resumed range", storageReqs, want)
 	}
 }

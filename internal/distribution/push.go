@@ -314,8 +314,9 @@ func (r *Repository) PushManifest(ctx context.Context, ref string, desc ocispec.
 			body: func() (io.ReadCloser, error) {
 				return io.NopCloser(bytes.NewReader(content)), nil
 			},
-			length: int64(len(content)),
-			scopes: r.pushScope(),
+			length:     int64(len(content)),
+			scopes:     r.pushScope(),
+			idempotent: true, // the same PUT again stores the same manifest
 		})
 		if err != nil {
 			return err

@@ -39,6 +39,13 @@ func TestPushPullRoundTrip(t *testing.T) {
 	if n := rec.count("HEAD", "/manifests/v1"); n != 1 {
 		t.Errorf("HEAD manifests/v1 sent %d times, want 1", n)
 	}
+	// HEAD told the digest, type and size: the manifest was read once, by digest.
+	if n := rec.count("GET", "/manifests/v1"); n != 0 {
+		t.Errorf("GET manifests/v1 sent %d times, want 0", n)
+	}
+	if n := rec.count("GET", "/manifests/"+img.desc.Digest.String()); n != 2 {
+		t.Errorf("GET manifests by digest sent %d times, want 2 (once per pull)", n)
+	}
 }
 
 func TestResolveErrors(t *testing.T) {
