@@ -445,4 +445,3 @@ func sameEntry(lfd, ufd int, n string, l, u *unix.Stat_t) (bool, error) {
 	}
 	return maps.Equal(lx, ux), nil
 }
-
