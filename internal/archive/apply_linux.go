@@ -33,6 +33,7 @@ func Apply(ctx context.Context, dir string, r io.Reader, opts ApplyOptions) (int
 		created: map[string]struct{}{},
 		buf:     make([]byte, 1<<20),
 		cacheFd: -1,
+		euid:    os.Geteuid(),
 	}
 	defer a.close()
 	tr := tar.NewReader(r)
@@ -68,6 +69,7 @@ type dirTimes struct {
 type applier struct {
 	root int
 	opts ApplyOptions
+	euid int
 	size int64
 	buf  []byte
 	// created holds every path this layer wrote and their ancestors: the
@@ -153,7 +155,8 @@ func (a *applier) markCreated(name string) {
 }
 
 // parentDir returns a descriptor of the directory name, creating it and its
-// missing ancestors (0755, owned by root) as needed. The descriptor belongs to
+// missing ancestors (0755, owned by root, or by the caller if it is not root)
+// as needed. The descriptor belongs to
 // the cache: the caller must not close it.
 func (a *applier) parentDir(name string) (int, error) {
 	if a.cacheValid && a.cacheName == name {
@@ -183,14 +186,17 @@ func (a *applier) mkdirAll(name string) (int, error) {
 	defer unix.Close(pfd)
 	switch err := unix.Mkdirat(pfd, base, 0o755); err {
 	case nil:
-		uid, gid, err := a.owner(0, 0)
-		if err == nil {
-			err = unix.Fchownat(pfd, base, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
+		if a.opts.IDMap != nil || a.euid == 0 {
+			// Unprivileged, the caller keeps them: it could not give them away.
+			uid, gid, err := a.owner(0, 0)
+			if err == nil {
+				err = unix.Fchownat(pfd, base, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
+			}
+			if err != nil {
+				return -1, err
+			}
 		}
-		if err == nil {
-			err = unix.Fchmodat(pfd, base, 0o755, 0)
-		}
-		if err != nil {
+		if err := unix.Fchmodat(pfd, base, 0o755, 0); err != nil {
 			return -1, err
 		}
 	case unix.EEXIST: // a dangling symbolic link: the open below fails again

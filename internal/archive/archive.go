@@ -66,8 +66,8 @@ type ApplyOptions struct {
 	Mode Mode
 	// IDMap, if set, maps the owner recorded in the layer to the owner on
 	// disk (for user namespaces): it is called with the tar's uid and gid and
-	// returns the ones to use. Directories Apply creates on its own belong to
-	// the mapping of 0:0.
+	// returns the ones to use. Directories Apply creates on its own (parents
+	// the layer does not list) belong to the mapping of 0:0.
 	IDMap func(uid, gid int) (int, int, error)
 }
 

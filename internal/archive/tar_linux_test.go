@@ -34,6 +34,7 @@ func makeTree(t *testing.T, dir string, withSocket bool) {
 	files := map[string]string{
 		"bin/tool": "tool", "etc/motd": "hello", "etc/passwd": "root:x:0:0", "opt/app/data": strings.Repeat("data", 100_000),
 		"usr/lib/libc.so": "libc", "var/log/syslog": "log", "usr/x": "x",
+		"srv/" + strings.Repeat("long-name-", 20) + "é": "a name past ustar's 100 bytes",
 	}
 	for p, body := range files {
 		must(os.WriteFile(filepath.Join(dir, p), []byte(body), 0o644))
@@ -144,7 +145,7 @@ func TestTarIsDeterministicAndOrdered(t *testing.T) {
 	}
 	got := tarNames(t, a)
 	want := []string{"bin/", "bin/tool", "bin/tool-link link to bin/tool", "etc/", "etc/dangling", "etc/motd", "etc/passwd",
-		"lib", "opt/", "opt/app/", "opt/app/data", "run/", "run/fifo", "srv/", "usr/", "usr/lib/", "usr/lib/libc.so", "usr/x",
+		"lib", "opt/", "opt/app/", "opt/app/data", "run/", "run/fifo", "srv/", "srv/" + strings.Repeat("long-name-", 20) + "é", "usr/", "usr/lib/", "usr/lib/libc.so", "usr/x",
 		"var/", "var/log/", "var/log/syslog"}
 	if os.Getuid() == 0 {
 		want = slices.Insert(want, slices.Index(want, "run/fifo")+1, "run/null")
