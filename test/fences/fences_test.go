@@ -37,9 +37,17 @@ func deps(t *testing.T, pkg string) []string {
 
 func TestArrowsPointDown(t *testing.T) {
 	// A package under the key may not import any package under the values.
+	front := []string{"internal/api", "internal/cli", "internal/runtimecli"}
+	below := append([]string{"internal/daemon"}, front...)
 	forbidden := map[string][]string{
-		"internal/runtime": {"internal/api", "internal/cli", "internal/daemon", "internal/image", "internal/build",
-			"internal/network", "internal/cluster", "internal/runtimecli"},
+		"internal/runtime": append([]string{"internal/image", "internal/build", "internal/network",
+			"internal/cluster", "internal/content", "internal/snapshot", "internal/distribution"}, below...),
+		"internal/image":        below,
+		"internal/content":      append([]string{"internal/image", "internal/snapshot", "internal/distribution"}, below...),
+		"internal/snapshot":     append([]string{"internal/image", "internal/content", "internal/distribution"}, below...),
+		"internal/archive":      append([]string{"internal/image", "internal/content", "internal/snapshot"}, below...),
+		"internal/distribution": append([]string{"internal/image", "internal/content", "internal/snapshot"}, below...),
+		"internal/mount":        append([]string{"internal/image", "internal/snapshot"}, below...),
 	}
 	for pkg, imps := range imports(t) {
 		rel := strings.TrimPrefix(pkg, module)
