@@ -31,6 +31,8 @@ import (
 type Options struct {
 	// System answers the system routes (/_ping, /version, /info, /events, /system/df).
 	System SystemBackend
+	// Images answers the /images routes.
+	Images ImageBackend
 	// Version is berth's version, sent in the Server header.
 	Version string
 	// Logger receives request logs (debug) and failures; nil discards them.
@@ -60,6 +62,9 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts, log: log, mux: http.NewServeMux(), done: make(chan struct{})}
 	if opts.System != nil {
 		s.systemRoutes(opts.System)
+	}
+	if opts.Images != nil {
+		s.imageRoutes(opts.Images)
 	}
 	s.http = &http.Server{
 		Handler:           s,
