@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,11 @@ import (
 // directories get their times after their contents are written. Apply does not
 // sync: the caller syncs the file system before it relies on the result.
 func Apply(ctx context.Context, dir string, r io.Reader, opts ApplyOptions) (int64, error) {
+	// A layer is applied to a snapshot's directory, never to a machine's root: a
+	// mistaken caller must not get to whiteout /etc.
+	if clean := filepath.Clean(dir); dir == "" || clean == "/" {
+		return 0, fmt.Errorf("archive: refusing to apply a layer onto %q", dir)
+	}
 	rootfd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0, &os.PathError{Op: "open", Path: dir, Err: err}

@@ -254,3 +254,11 @@ func TestApplyRefusesUnknownEntryTypes(t *testing.T) {
 		t.Fatalf("Apply of a contiguous-file entry = %v, want unsupported", err)
 	}
 }
+
+func TestApplyRefusesTheMachineRoot(t *testing.T) {
+	for _, dir := range []string{"/", "", "//", "/./"} {
+		if _, err := Apply(context.Background(), dir, strings.NewReader(""), ApplyOptions{}); err == nil {
+			t.Errorf("Apply onto %q was accepted", dir)
+		}
+	}
+}
