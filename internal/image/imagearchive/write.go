@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/berth-engine/berth/internal/archive"
@@ -301,7 +302,8 @@ func writeDockerLayer(ctx context.Context, tw *tarWriter, src Source, l ocispec.
 // blobs/<alg>/<hex> for every blob once, and index.json with one entry per
 // name, annotated with the full reference as both
 // org.opencontainers.image.ref.name and io.containerd.image.name (an unnamed
-// image gets one entry without annotations). A Target may be an index; its
+// image gets one entry without annotations; a digest reference is kept only
+// when it is Target's digest). A Target may be an index; its
 // manifests missing from src (platforms never pulled) are left out, the
 // index itself kept as it is.
 func WriteOCI(ctx context.Context, w io.Writer, src Source, images []Named) error {
@@ -316,14 +318,14 @@ func WriteOCI(ctx context.Context, w io.Writer, src Source, images []Named) erro
 			return fmt.Errorf("save: %w", err)
 		}
 		desc := ocispec.Descriptor{MediaType: n.Target.MediaType, Digest: n.Target.Digest, Size: n.Target.Size, Platform: n.Target.Platform}
-		if len(n.Names) == 0 {
-			index.Manifests = append(index.Manifests, desc)
-		}
 		var done []string
 		for _, name := range n.Names {
 			full, err := normalize(name)
 			if err != nil {
 				return fmt.Errorf("save: %w", err)
+			}
+			if i := strings.LastIndex(full, "@"); i >= 0 && full[i+1:] != n.Target.Digest.String() {
+				continue // a digest reference to something else (an index above Target)
 			}
 			if slices.Contains(done, full) {
 				continue
@@ -332,6 +334,9 @@ func WriteOCI(ctx context.Context, w io.Writer, src Source, images []Named) erro
 			d := desc
 			d.Annotations = map[string]string{ocispec.AnnotationRefName: full, AnnotationContainerdImageName: full}
 			index.Manifests = append(index.Manifests, d)
+		}
+		if len(done) == 0 {
+			index.Manifests = append(index.Manifests, desc)
 		}
 	}
 	ib, err := json.Marshal(index)
