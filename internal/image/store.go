@@ -1,0 +1,159 @@
+package image
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/containerd/errdefs"
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	bolt "go.etcd.io/bbolt"
+)
+
+// SchemaVersion is the layout of images.db (see the package documentation).
+// Open refuses a database of any other version.
+const SchemaVersion = "1"
+
+var (
+	bucketMeta   = []byte("meta")
+	bucketImages = []byte("images")
+	bucketRefs   = []byte("refs")
+	keySchema    = []byte("schema")
+)
+
+// record is an image as images.db keeps it, under its ID.
+type record struct {
+	ID       digest.Digest        `json:"id"`
+	Manifest ocispec.Descriptor   `json:"manifest"`
+	Config   []byte               `json:"config"` // the config blob's exact bytes
+	Layers   []ocispec.Descriptor `json:"layers"`
+	ChainIDs []digest.Digest      `json:"chainIDs"`
+	Size     int64                `json:"size"`
+	Added    time.Time            `json:"added"`
+}
+
+// blobs lists the content blobs the image keeps alive.
+func (r *record) blobs() []digest.Digest {
+	ds := []digest.Digest{r.Manifest.Digest, r.ID}
+	for _, l := range r.Layers {
+		ds = append(ds, l.Digest)
+	}
+	return ds
+}
+
+// refRecord is a name (tag or digest reference) as images.db keeps it.
+type refRecord struct {
+	ID digest.Digest `json:"id"`
+	// Target is what the name resolved to: the image's manifest, or the index
+	// it was selected from.
+	Target ocispec.Descriptor `json:"target"`
+	Added  time.Time          `json:"added"`
+}
+
+func openDB(path string) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open image metadata %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		switch v := string(meta.Get(keySchema)); v {
+		case "":
+			if err := meta.Put(keySchema, []byte(SchemaVersion)); err != nil {
+				return err
+			}
+		case SchemaVersion:
+		default:
+			return fmt.Errorf("image metadata schema %q, this berth reads %q: %w", v, SchemaVersion, errdefs.ErrFailedPrecondition)
+		}
+		for _, b := range [][]byte{bucketImages, bucketRefs} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("image metadata %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func getRecord(tx *bolt.Tx, id digest.Digest) (*record, error) {
+	v := tx.Bucket(bucketImages).Get([]byte(id))
+	if v == nil {
+		return nil, errdefs.ErrNotFound.WithMessage("No such image: " + id.String())
+	}
+	var r record
+	if err := json.Unmarshal(v, &r); err != nil {
+		return nil, fmt.Errorf("image %s: decode record: %w", id, err)
+	}
+	return &r, nil
+}
+
+func putRecord(tx *bolt.Tx, r *record) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketImages).Put([]byte(r.ID), b)
+}
+
+func getRef(tx *bolt.Tx, name string) (*refRecord, bool, error) {
+	v := tx.Bucket(bucketRefs).Get([]byte(name))
+	if v == nil {
+		return nil, false, nil
+	}
+	var r refRecord
+	if err := json.Unmarshal(v, &r); err != nil {
+		return nil, false, fmt.Errorf("name %s: decode record: %w", name, err)
+	}
+	return &r, true, nil
+}
+
+func putRef(tx *bolt.Tx, name string, r refRecord) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketRefs).Put([]byte(name), b)
+}
+
+// forEachRecord calls fn for every image.
+func forEachRecord(tx *bolt.Tx, fn func(*record) error) error {
+	return tx.Bucket(bucketImages).ForEach(func(k, v []byte) error {
+		var r record
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("image %s: decode record: %w", k, err)
+		}
+		return fn(&r)
+	})
+}
+
+// forEachRef calls fn for every name.
+func forEachRef(tx *bolt.Tx, fn func(name string, r *refRecord) error) error {
+	return tx.Bucket(bucketRefs).ForEach(func(k, v []byte) error {
+		var r refRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("name %s: decode record: %w", k, err)
+		}
+		return fn(string(k), &r)
+	})
+}
+
+// refsOf returns the names pointing at id.
+func refsOf(tx *bolt.Tx, id digest.Digest) ([]string, error) {
+	var names []string
+	err := forEachRef(tx, func(name string, r *refRecord) error {
+		if r.ID == id {
+			names = append(names, name)
+		}
+		return nil
+	})
+	return names, err
+}
