@@ -1,19 +1,23 @@
-// Command berth is berth's command-line client. The Engine API client arrives with
-// the daemon (issue 3); today it reports its version and points at berth-runtime.
+// Command berth is berth's command-line client (docker's verbs and flags, see
+// internal/cli). The build stamps its version:
+// go build -ldflags "-X main.version=... -X main.gitCommit=... -X main.buildTime=...".
 package main
 
 import (
-	"fmt"
+	"context"
 	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/berth-engine/berth/internal/cli"
 )
 
-const version = "0.1.0-dev"
+var version, gitCommit, buildTime = "0.1.0-dev", "", ""
 
 func main() {
-	if len(os.Args) > 1 && (os.Args[1] == "version" || os.Args[1] == "--version") {
-		fmt.Printf("berth version %s\n", version)
-		return
-	}
-	fmt.Fprintln(os.Stderr, "berth: the engine client is not built yet; run containers from a bundle with berth-runtime (see README)")
-	os.Exit(1)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Run(ctx, os.Args[1:], cli.Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
+		Build: cli.BuildInfo{Version: version, GitCommit: gitCommit, BuildTime: buildTime}})
+	stop()
+	os.Exit(code)
 }

@@ -84,6 +84,14 @@ func templateText(format string) string {
 	return strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(format)
 }
 
+// New parses a --format value (not empty) as a template with docker's
+// functions, for a caller that renders objects one at a time as they come
+// (events): "json" is {{json .}}, "table" and `\t`/`\n` are treated as in a List
+// without a header.
+func New(name, format string) (*template.Template, error) {
+	return Parse(name, templateText(format))
+}
+
 // Execute renders one object v with format (not empty: the caller prints its
 // own layout for "") followed by a newline, as docker's version and info do.
 // The output is written only when the template succeeds.
