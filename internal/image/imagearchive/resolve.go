@@ -333,6 +333,9 @@ func (res *resolver) docker(ctx context.Context, manifestJSON, indexJSON []byte,
 	if err := json.Unmarshal(manifestJSON, &entries); err != nil {
 		return nil, invalid("manifest.json: %v", err)
 	}
+	if len(entries) == 0 && indexJSON != nil {
+		return res.oci(ctx, indexJSON)
+	}
 	var known []Manifest
 	if indexJSON != nil {
 		if images, err := res.oci(ctx, indexJSON); err == nil {
