@@ -19,7 +19,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-func newStore(t *testing.T) *content.Store {
+func newStore(t testing.TB) *content.Store {
 	t.Helper()
 	cs, err := content.Open(t.TempDir())
 	if err != nil {
@@ -28,13 +28,13 @@ func newStore(t *testing.T) *content.Store {
 	return cs
 }
 
-func newSink(t *testing.T) (*content.Store, imagearchive.Sink) {
+func newSink(t testing.TB) (*content.Store, imagearchive.Sink) {
 	cs := newStore(t)
 	return cs, imagearchive.NewContentSink(cs, "test-load-")
 }
 
 // layerTar makes an uncompressed layer holding the given files.
-func layerTar(t *testing.T, files map[string]string) []byte {
+func layerTar(t testing.TB, files map[string]string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -51,7 +51,7 @@ func layerTar(t *testing.T, files map[string]string) []byte {
 	return buf.Bytes()
 }
 
-func compress(t *testing.T, b []byte, c archive.Compression) []byte {
+func compress(t testing.TB, b []byte, c archive.Compression) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	w, err := archive.Compress(&buf, c, 0)
@@ -65,7 +65,7 @@ func compress(t *testing.T, b []byte, c archive.Compression) []byte {
 	return buf.Bytes()
 }
 
-func put(t *testing.T, cs *content.Store, mediaType string, b []byte) ocispec.Descriptor {
+func put(t testing.TB, cs *content.Store, mediaType string, b []byte) ocispec.Descriptor {
 	t.Helper()
 	desc := ocispec.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(b), Size: int64(len(b))}
 	if err := content.WriteBlob(context.Background(), cs, "test-"+desc.Digest.String(), bytes.NewReader(b), desc); err != nil {
@@ -74,7 +74,7 @@ func put(t *testing.T, cs *content.Store, mediaType string, b []byte) ocispec.De
 	return desc
 }
 
-func mustJSON(t *testing.T, v any) []byte {
+func mustJSON(t testing.TB, v any) []byte {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -92,7 +92,7 @@ type layer struct {
 
 // makeImage stores a single-platform OCI image built of layers in cs and
 // returns its manifest's descriptor. cmd makes configs differ.
-func makeImage(t *testing.T, cs *content.Store, cmd string, layers ...layer) ocispec.Descriptor {
+func makeImage(t testing.TB, cs *content.Store, cmd string, layers ...layer) ocispec.Descriptor {
 	t.Helper()
 	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	cfg := ocispec.Image{
@@ -126,7 +126,7 @@ type member struct {
 	body []byte
 }
 
-func listTar(t *testing.T, b []byte) []member {
+func listTar(t testing.TB, b []byte) []member {
 	t.Helper()
 	tr := tar.NewReader(bytes.NewReader(b))
 	var out []member
@@ -148,7 +148,7 @@ func listTar(t *testing.T, b []byte) []member {
 
 // makeTar builds an archive from members in order; typ 0 is a regular file,
 // and a symlink's or hardlink's body is its target.
-func makeTar(t *testing.T, members ...member) []byte {
+func makeTar(t testing.TB, members ...member) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -183,7 +183,7 @@ func sortedKeys(m map[string]string) []string {
 	return slices.Sorted(maps.Keys(m))
 }
 
-func readConfig(t *testing.T, p imagearchive.Source, d ocispec.Descriptor) ocispec.Image {
+func readConfig(t testing.TB, p imagearchive.Source, d ocispec.Descriptor) ocispec.Image {
 	t.Helper()
 	ra, err := p.ReaderAt(context.Background(), d.Digest)
 	if err != nil {
