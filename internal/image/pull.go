@@ -374,7 +374,7 @@ func (s *Service) download(ctx context.Context, repo *distribution.Repository, j
 		pr, pw = io.Pipe()
 		j.stream <- pr
 		// The unpacker may give up (another layer failed) without reading.
-		stop := context.AfterFunc(ctx, func() { pr.CloseWithError(context.Cause(ctx)) })
+		stop := context.AfterFunc(ctx, func() { pw.CloseWithError(context.Cause(ctx)) })
 		defer stop()
 	}
 	defer func() {

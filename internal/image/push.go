@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -75,7 +76,9 @@ func (s *Service) Push(ctx context.Context, ref string, opts PushOptions) (ocisp
 		if err != nil || reference.Domain(o) != reference.Domain(named) || o.Name() == named.Name() {
 			continue
 		}
-		mountFrom = append(mountFrom, reference.Path(o))
+		if !slices.Contains(mountFrom, reference.Path(o)) {
+			mountFrom = append(mountFrom, reference.Path(o))
+		}
 	}
 	repo, err := s.cfg.Registry.Repository(ctx, named, opts.Credentials)
 	if err != nil {

@@ -70,8 +70,9 @@ func (s *Service) unpack(ctx context.Context, l *lease, parent digest.Digest, r 
 		if err != nil {
 			return err
 		}
-		defer unix.Close(fd)
-		if err := unix.Syncfs(fd); err != nil {
+		err = unix.Syncfs(fd)
+		unix.Close(fd)
+		if err != nil {
 			return fmt.Errorf("syncfs: %w", err)
 		}
 		return mount.UnmountAll(target, 0)
