@@ -114,6 +114,11 @@ func (c *CLI) newDiskUsageCommand() *cobra.Command {
 }
 
 func (c *CLI) runDiskUsage(cmd *cobra.Command, opts diskUsageOptions) error {
+	if opts.Format != "" { // a broken template fails before the daemon is asked
+		if _, err := format.New("df", opts.Format); err != nil {
+			return err
+		}
+	}
 	cl, err := c.Client()
 	if err != nil {
 		return err

@@ -52,6 +52,11 @@ func (c *CLI) newInfoCommand() *cobra.Command {
 }
 
 func (c *CLI) runInfo(cmd *cobra.Command, opts infoOptions) error {
+	if opts.Format != "" { // a broken template fails before the daemon is asked
+		if _, err := format.New("info", opts.Format); err != nil {
+			return err
+		}
+	}
 	b := c.env.Build.complete()
 	ci := &clientInfo{Debug: c.opts.Debug, Version: b.Version, GitCommit: b.GitCommit,
 		GoVersion: runtime.Version(), Os: runtime.GOOS, Arch: runtime.GOARCH, BuildTime: ansicTime(b.BuildTime)}

@@ -105,6 +105,11 @@ func (c *CLI) newVersionCommand() *cobra.Command {
 }
 
 func (c *CLI) runVersion(cmd *cobra.Command, opts versionOptions) error {
+	if opts.Format != "" { // a broken template fails before the daemon is asked
+		if _, err := format.New("version", opts.Format); err != nil {
+			return err
+		}
+	}
 	b := c.env.Build.complete()
 	info := versionInfo{Client: clientVersion{
 		Version:           b.Version,
