@@ -1,0 +1,119 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-engine/berth/internal/testutil"
+)
+
+// berth runs the berth CLI against the daemon (through BERTH_HOST) and
+// returns its stdout, stderr and exit code.
+func (d *daemon) berth(args ...string) (stdout, stderr string, code int) {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, testutil.Binary(d.t, "berth"), args...)
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "DOCKER_") && !strings.HasPrefix(kv, "BERTH_HOST=") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, "BERTH_HOST="+d.Host(), "DOCKER_CONFIG="+d.t.TempDir())
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	default:
+		d.t.Fatalf("berth %s: %v", strings.Join(args, " "), err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+func (d *daemon) mustBerth(args ...string) string {
+	d.t.Helper()
+	out, errOut, code := d.berth(args...)
+	if code != 0 {
+		d.t.Fatalf("berth %s: exit %d\nstdout:\n%s\nstderr:\n%s\nberthd:\n%s",
+			strings.Join(args, " "), code, out, errOut, d.stderr.String())
+	}
+	return out
+}
+
+// serverSection is the output from its "Server:" line on.
+func serverSection(t *testing.T, out string) string {
+	t.Helper()
+	i := strings.Index(out, "\nServer:")
+	if i < 0 {
+		t.Fatalf("no Server section in:\n%s", out)
+	}
+	return out[i+1:]
+}
+
+// TestBerthCLIMatchesDocker runs berth's system verbs and docker's against
+// the same berthd: what describes the daemon must read the same.
+func TestBerthCLIMatchesDocker(t *testing.T) {
+	requireE2E(t)
+	d := newDaemon(t)
+	d.start()
+
+	for _, args := range [][]string{{"version"}, {"info"}} {
+		b, dk := d.mustBerth(args...), d.mustDocker(args...)
+		if bs, ds := serverSection(t, b), serverSection(t, dk); bs != ds {
+			t.Errorf("%s server section differs\nberth:\n%s\ndocker:\n%s", args[0], bs, ds)
+		}
+	}
+	for _, args := range [][]string{
+		{"system", "df"},
+		{"system", "df", "-v"},
+		{"system", "df", "--format", "json"},
+		{"version", "--format", "{{.Server.APIVersion}} {{.Server.Os}}/{{.Server.Arch}} {{.Server.Platform.Name}}"},
+		{"info", "--format", "{{.Driver}} {{.CgroupVersion}} {{.DockerRootDir}} {{.NCPU}} {{range .RegistryConfig.InsecureRegistryCIDRs}}{{.}} {{end}}{{.Name}} {{.OSType}}"},
+	} {
+		if b, dk := d.mustBerth(args...), d.mustDocker(args...); b != dk {
+			t.Errorf("%s differs\nberth:\n%s\ndocker:\n%s", strings.Join(args, " "), b, dk)
+		}
+	}
+}
+
+func TestBerthEventsUntil(t *testing.T) {
+	requireE2E(t)
+	d := newDaemon(t)
+	d.start()
+	// A bounded window in the past: the stream ends by itself, exit 0.
+	now := time.Now().Unix()
+	since, until := strconv.FormatInt(now-60, 10), strconv.FormatInt(now, 10)
+	out, errOut, code := d.berth("events", "--since", since, "--until", until, "--filter", "type=image")
+	if code != 0 || errOut != "" {
+		t.Fatalf("berth events: exit %d\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if dk := d.mustDocker("events", "--since", since, "--until", until, "--filter", "type=image"); out != dk {
+		t.Errorf("events differ\nberth:\n%s\ndocker:\n%s", out, dk)
+	}
+	// The daemon's own refusal reaches the user as docker prints it.
+	_, errOut, code = d.berth("events", "--since", until, "--until", since)
+	if code != 1 || !strings.HasPrefix(errOut, "Error response from daemon: `since` time") {
+		t.Errorf("since after until: exit %d %q", code, errOut)
+	}
+}
+
+func TestBerthWithoutDaemon(t *testing.T) {
+	requireE2E(t)
+	d := newDaemon(t) // never started: nothing listens on its socket
+	_, errOut, code := d.berth("info")
+	if want := "Cannot connect to the berth daemon at " + d.Host() + ". Is berthd running?\n"; code != 1 || errOut != want {
+		t.Errorf("exit %d, stderr %q, want 1 and %q", code, errOut, want)
+	}
+}
