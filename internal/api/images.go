@@ -12,30 +12,23 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/registry"
+
+	"github.com/berth-engine/berth/internal/daemon"
 )
 
 // ImageBackend is what the image routes need from the daemon.
 type ImageBackend interface {
-	Images(ctx context.Context, opts ImageListOptions) ([]image.Summary, error)
+	Images(ctx context.Context, opts daemon.ImageListOptions) ([]image.Summary, error)
 	ImageInspect(ctx context.Context, ref string) (*image.InspectResponse, error)
 	ImageHistory(ctx context.Context, ref string) ([]image.HistoryResponseItem, error)
 	ImageTag(ctx context.Context, source, repo, tag string) error
 	ImageDelete(ctx context.Context, ref string, force, prune bool) ([]image.DeleteResponse, error)
 	ImagesPrune(ctx context.Context, filters map[string][]string) (*image.PruneReport, error)
-	ImagePull(ctx context.Context, ref, tag, platform string, auth *registry.AuthConfig, progress ProgressWriter) error
-	ImagePush(ctx context.Context, ref, tag string, auth *registry.AuthConfig, progress ProgressWriter) error
-	ImageImport(ctx context.Context, src io.Reader, repo, tag, message string, changes []string, platform string, progress ProgressWriter) error
+	ImagePull(ctx context.Context, ref, tag, platform string, auth *registry.AuthConfig, progress daemon.ProgressWriter) error
+	ImagePush(ctx context.Context, ref, tag string, auth *registry.AuthConfig, progress daemon.ProgressWriter) error
+	ImageImport(ctx context.Context, src io.Reader, repo, tag, message string, changes []string, platform string, progress daemon.ProgressWriter) error
 	ImagesSave(ctx context.Context, refs []string, format string, w io.Writer) error
-	ImagesLoad(ctx context.Context, src io.Reader, quiet bool, progress ProgressWriter) error
-}
-
-// ImageListOptions are the query of GET /images/json.
-type ImageListOptions struct {
-	All        bool
-	Filters    map[string][]string
-	SharedSize bool
-	Digests    bool
-	Manifests  bool
+	ImagesLoad(ctx context.Context, src io.Reader, quiet bool, progress daemon.ProgressWriter) error
 }
 
 // imageRoutes registers the /images area. Image names hold slashes
@@ -111,7 +104,7 @@ func listImages(b ImageBackend, w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	list, err := b.Images(r.Context(), ImageListOptions{
+	list, err := b.Images(r.Context(), daemon.ImageListOptions{
 		All: boolValue(r, "all"), Filters: filters, SharedSize: boolValue(r, "shared-size"),
 		Digests: boolValue(r, "digests"), Manifests: boolValue(r, "manifests"),
 	})

@@ -17,6 +17,8 @@ import (
 	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/api/types/registry"
+
+	"github.com/berth-engine/berth/internal/daemon"
 )
 
 // fakeImages records what the routes asked for and answers from canned data.
@@ -30,7 +32,7 @@ func (f *fakeImages) call(format string, args ...any) {
 	f.calls = append(f.calls, fmt.Sprintf(format, args...))
 }
 
-func (f *fakeImages) Images(ctx context.Context, o ImageListOptions) ([]image.Summary, error) {
+func (f *fakeImages) Images(ctx context.Context, o daemon.ImageListOptions) ([]image.Summary, error) {
 	f.call("list all=%v filters=%v", o.All, o.Filters)
 	return []image.Summary{{ID: "sha256:abc", RepoTags: []string{"busybox:latest"}}}, nil
 }
@@ -63,7 +65,7 @@ func (f *fakeImages) ImagesPrune(ctx context.Context, filters map[string][]strin
 	return &image.PruneReport{}, nil
 }
 
-func (f *fakeImages) ImagePull(ctx context.Context, ref, tag, platform string, auth *registry.AuthConfig, p ProgressWriter) error {
+func (f *fakeImages) ImagePull(ctx context.Context, ref, tag, platform string, auth *registry.AuthConfig, p daemon.ProgressWriter) error {
 	f.call("pull %s %s %s", ref, tag, platform)
 	f.auth = auth
 	switch ref {
@@ -78,13 +80,13 @@ func (f *fakeImages) ImagePull(ctx context.Context, ref, tag, platform string, a
 	return p.WriteProgress(jsonstream.Message{Status: "Status: Downloaded newer image for " + ref + ":" + tag})
 }
 
-func (f *fakeImages) ImagePush(ctx context.Context, ref, tag string, auth *registry.AuthConfig, p ProgressWriter) error {
+func (f *fakeImages) ImagePush(ctx context.Context, ref, tag string, auth *registry.AuthConfig, p daemon.ProgressWriter) error {
 	f.call("push %s %s", ref, tag)
 	f.auth = auth
 	return p.WriteProgress(jsonstream.Message{Status: "Pushed", ID: "abc"})
 }
 
-func (f *fakeImages) ImageImport(ctx context.Context, src io.Reader, repo, tag, msg string, changes []string, platform string, p ProgressWriter) error {
+func (f *fakeImages) ImageImport(ctx context.Context, src io.Reader, repo, tag, msg string, changes []string, platform string, p daemon.ProgressWriter) error {
 	b, _ := io.ReadAll(src)
 	f.body = string(b)
 	f.call("import %s %s %q", repo, tag, changes)
@@ -97,7 +99,7 @@ func (f *fakeImages) ImagesSave(ctx context.Context, refs []string, format strin
 	return err
 }
 
-func (f *fakeImages) ImagesLoad(ctx context.Context, src io.Reader, quiet bool, p ProgressWriter) error {
+func (f *fakeImages) ImagesLoad(ctx context.Context, src io.Reader, quiet bool, p daemon.ProgressWriter) error {
 	b, _ := io.ReadAll(src)
 	f.body = string(b)
 	f.call("load quiet=%v", quiet)

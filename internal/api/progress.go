@@ -7,12 +7,6 @@ import (
 	"github.com/moby/moby/api/types/jsonstream"
 )
 
-// ProgressWriter receives the messages of a long operation (pull, push, load,
-// import) in Docker's JSON stream format.
-type ProgressWriter interface {
-	WriteProgress(jsonstream.Message) error
-}
-
 // progressStream sends progress messages as Docker's JSON stream. The 200 response
 // starts with the first message, so that an error before any progress (an unknown
 // image, a refused login) is still a plain HTTP error with its status; an error

@@ -8,6 +8,9 @@
 //	<data-root>/            0711
 //	  berthd.lock           flock(2)ed while a daemon uses this root; holds its pid
 //	  engine-id             the daemon's ID (a UUID), made on first start
+//	  content/              blobs by digest (internal/content)
+//	  snapshots/<driver>/   unpacked layers and container rootfs (internal/snapshot)
+//	  image/                image records and names (internal/image)
 //
 // New takes the lock before touching anything else, so a second daemon on the
 // same root fails at once and changes nothing.
@@ -27,6 +30,11 @@ import (
 	"time"
 
 	"github.com/berth-engine/berth/internal/atomicfile"
+	"github.com/berth-engine/berth/internal/content"
+	"github.com/berth-engine/berth/internal/distribution"
+	"github.com/berth-engine/berth/internal/image"
+	"github.com/berth-engine/berth/internal/snapshot"
+	"github.com/berth-engine/berth/internal/snapshot/drivers"
 	"github.com/berth-engine/berth/internal/daemon/config"
 	"github.com/berth-engine/berth/internal/daemon/events"
 )
@@ -56,6 +64,14 @@ type Daemon struct {
 	id      string
 	lock    *os.File
 	events  *events.Broker
+
+	// The image layers: blobs, snapshots (driver names the snapshotter), registry
+	// client and the image service over them.
+	content  *content.Store
+	snaps    snapshot.Snapshotter
+	driver   string
+	registry *distribution.Client
+	images   *image.Service
 }
 
 // New prepares the data and exec roots (created 0711 when missing), locks the
@@ -83,7 +99,7 @@ func New(opts Options) (*Daemon, error) {
 		lock.Close()
 		return nil, err
 	}
-	return &Daemon{
+	d := &Daemon{
 		cfg:     cfg,
 		build:   opts.Build,
 		log:     log,
@@ -91,11 +107,63 @@ func New(opts Options) (*Daemon, error) {
 		id:      id,
 		lock:    lock,
 		events:  events.NewBroker(),
-	}, nil
+	}
+	if err := d.openImages(); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// openImages opens the content store, the snapshotter (the configured one, or
+// overlay2 when the kernel can mount it here, else vfs), the registry client and the
+// image service.
+func (d *Daemon) openImages() error {
+	cfg := d.cfg
+	var err error
+	if d.content, err = content.Open(filepath.Join(cfg.DataRoot, "content")); err != nil {
+		return err
+	}
+	if d.snaps, d.driver, err = drivers.Open(filepath.Join(cfg.DataRoot, "snapshots"), cfg.StorageDriver); err != nil {
+		return err
+	}
+	if c, ok := d.snaps.(snapshot.Cleaner); ok {
+		// Directories of snapshots whose creation or removal a crash interrupted.
+		if err := c.Cleanup(context.Background()); err != nil {
+			d.log.Warn("snapshot cleanup", "err", err)
+		}
+	}
+	d.registry, err = distribution.NewClient(distribution.Config{
+		Mirrors:                cfg.RegistryMirrors,
+		InsecureRegistries:     append(append([]string{}, cfg.InsecureRegistries...), distribution.DefaultInsecureCIDRs...),
+		MaxConcurrentDownloads: cfg.MaxConcurrentDownloads,
+		MaxConcurrentUploads:   cfg.MaxConcurrentUploads,
+		UserAgent:              "berth/" + d.build.Version,
+	})
+	if err != nil {
+		return err
+	}
+	d.images, err = image.Open(context.Background(), image.Config{
+		Root:                   filepath.Join(cfg.DataRoot, "image"),
+		Content:                d.content,
+		Snapshotter:            d.snaps,
+		Registry:               d.registry,
+		MaxConcurrentDownloads: cfg.MaxConcurrentDownloads,
+	})
+	return err
 }
 
 // Close releases the data root. The daemon must not be used afterwards.
 func (d *Daemon) Close() error {
+	if d.images != nil {
+		d.images.Close()
+	}
+	if d.registry != nil {
+		d.registry.Close()
+	}
+	if d.snaps != nil {
+		d.snaps.Close()
+	}
 	if d.lock == nil {
 		return nil
 	}
@@ -122,10 +190,16 @@ type Counts struct {
 	Images                               int
 }
 
-// Counts returns how many containers and images the daemon holds. There are no
-// stores yet, so every count is zero; the image and container stores add theirs.
+// Counts returns how many containers and images the daemon holds (no container
+// store yet: those counts are zero).
 func (d *Daemon) Counts(ctx context.Context) Counts {
-	return Counts{}
+	var c Counts
+	if d.images != nil {
+		if list, err := d.images.List(ctx, image.ListOptions{}); err == nil {
+			c.Images = len(list)
+		}
+	}
+	return c
 }
 
 // makeRoot creates dir with mode 0711 (and any missing parents) unless it exists.

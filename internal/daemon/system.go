@@ -22,8 +22,6 @@ import (
 
 // Defaults reported until the parts they describe say otherwise.
 const (
-	// defaultStorageDriver is reported when the configuration names none.
-	defaultStorageDriver = "overlay2"
 	// runtimeName is the OCI runtime containers run with.
 	runtimeName = "berth-runtime"
 	// indexServer is Docker Hub's index address, as docker info prints it.
@@ -35,10 +33,7 @@ func (d *Daemon) SystemInfo(ctx context.Context) (*system.Info, error) {
 	host := sysinfo.ReadHost()
 	cg := sysinfo.ReadCgroups()
 	counts := d.Counts(ctx)
-	driver := d.cfg.StorageDriver
-	if driver == "" {
-		driver = defaultStorageDriver
-	}
+	driver := d.driver
 	security := []string{"name=seccomp,profile=builtin"}
 	if cg.Version == "2" {
 		// Containers get a private cgroup namespace by default on v2, as with dockerd.
