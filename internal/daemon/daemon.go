@@ -31,12 +31,12 @@ import (
 
 	"github.com/berth-engine/berth/internal/atomicfile"
 	"github.com/berth-engine/berth/internal/content"
+	"github.com/berth-engine/berth/internal/daemon/config"
+	"github.com/berth-engine/berth/internal/daemon/events"
 	"github.com/berth-engine/berth/internal/distribution"
 	"github.com/berth-engine/berth/internal/image"
 	"github.com/berth-engine/berth/internal/snapshot"
 	"github.com/berth-engine/berth/internal/snapshot/drivers"
-	"github.com/berth-engine/berth/internal/daemon/config"
-	"github.com/berth-engine/berth/internal/daemon/events"
 )
 
 // BuildInfo says which berth this is; the version command stamps it.
