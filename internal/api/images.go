@@ -29,6 +29,8 @@ type ImageBackend interface {
 	ImageImport(ctx context.Context, src io.Reader, repo, tag, message string, changes []string, platform string, progress daemon.ProgressWriter) error
 	ImagesSave(ctx context.Context, refs []string, format string, w io.Writer) error
 	ImagesLoad(ctx context.Context, src io.Reader, quiet bool, progress daemon.ProgressWriter) error
+	// Login checks credentials against a registry (docker login).
+	Login(ctx context.Context, auth registry.AuthConfig) (*registry.AuthResponse, error)
 }
 
 // imageRoutes registers the /images area. Image names hold slashes
@@ -39,6 +41,17 @@ func (s *Server) imageRoutes(b ImageBackend) {
 	s.handle("POST /images/create", func(w http.ResponseWriter, r *http.Request) error { return createImage(b, w, r) })
 	s.handle("POST /images/load", func(w http.ResponseWriter, r *http.Request) error { return loadImages(b, w, r) })
 	s.handle("POST /images/prune", func(w http.ResponseWriter, r *http.Request) error { return pruneImages(b, w, r) })
+	s.handle("POST /auth", func(w http.ResponseWriter, r *http.Request) error {
+		var ac registry.AuthConfig
+		if err := json.NewDecoder(r.Body).Decode(&ac); err != nil {
+			return fmt.Errorf("invalid login request: %v: %w", err, cerrdefs.ErrInvalidArgument)
+		}
+		resp, err := b.Login(r.Context(), ac)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, resp)
+	})
 	s.handle("GET /images/get", func(w http.ResponseWriter, r *http.Request) error {
 		return saveImages(b, w, r, queryValues(r, "names"))
 	})

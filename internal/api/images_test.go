@@ -106,6 +106,28 @@ func (f *fakeImages) ImagesLoad(ctx context.Context, src io.Reader, quiet bool, 
 	return p.WriteProgress(jsonstream.Message{Stream: "Loaded image: busybox:latest\n"})
 }
 
+func (f *fakeImages) Login(ctx context.Context, ac registry.AuthConfig) (*registry.AuthResponse, error) {
+	f.call("login %s %s", ac.ServerAddress, ac.Username)
+	if ac.Password != "right" {
+		return nil, fmt.Errorf("unauthorized: incorrect username or password: %w", cerrdefs.ErrUnauthenticated)
+	}
+	return &registry.AuthResponse{Status: "Login Succeeded"}, nil
+}
+
+func TestLoginRoute(t *testing.T) {
+	s, f := newImageServer(t)
+	rec := send(t, s, "POST", "/v1.50/auth", `{"username":"u","password":"right","serveraddress":"127.0.0.1:5000"}`, nil)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "Login Succeeded") || f.calls[0] != "login 127.0.0.1:5000 u" {
+		t.Errorf("login: %d %s %q", rec.Code, rec.Body, f.calls)
+	}
+	if rec := send(t, s, "POST", "/v1.50/auth", `{"username":"u","password":"wrong"}`, nil); rec.Code != 401 {
+		t.Errorf("wrong password: %d %s", rec.Code, rec.Body)
+	}
+	if rec := send(t, s, "POST", "/v1.50/auth", `{`, nil); rec.Code != 400 {
+		t.Errorf("bad body: %d", rec.Code)
+	}
+}
+
 func newImageServer(t *testing.T) (*Server, *fakeImages) {
 	f := &fakeImages{}
 	return New(Options{Images: f, Version: "test"}), f

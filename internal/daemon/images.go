@@ -405,3 +405,22 @@ func actor(id string, attrs map[string]string) eventtypes.Actor {
 	}
 	return eventtypes.Actor{ID: id, Attributes: attrs}
 }
+
+// Login checks the credentials against the registry (Docker Hub when none is named).
+func (d *Daemon) Login(ctx context.Context, ac registry.AuthConfig) (*registry.AuthResponse, error) {
+	host := ac.ServerAddress
+	host = strings.TrimPrefix(strings.TrimPrefix(host, "https://"), "http://")
+	host = strings.TrimSuffix(strings.SplitN(host, "/", 2)[0], "/")
+	if host == "" || host == "index.docker.io" {
+		host = "docker.io"
+	}
+	creds := credentials(&ac)
+	if creds == nil {
+		return nil, fmt.Errorf("login to %s: a username and password are required: %w", host, cerrdefs.ErrInvalidArgument)
+	}
+	token, err := d.registry.Login(ctx, host, creds)
+	if err != nil {
+		return nil, err
+	}
+	return &registry.AuthResponse{Status: "Login Succeeded", IdentityToken: token}, nil
+}

@@ -43,6 +43,7 @@ type daemon struct {
 	Dir                                 string // the short directory
 	DataRoot, ExecRoot, Pidfile, Socket string
 	ConfigFile                          string // an empty daemon.json unless the test writes one
+	DockerConfig                        string // DOCKER_CONFIG for the docker CLI
 	cmd                                 *exec.Cmd
 	stderr                              syncBuffer
 	ready                               chan struct{} // closed when berthd logs that it listens
@@ -67,6 +68,8 @@ func newDaemon(t *testing.T) *daemon {
 		Pidfile:    filepath.Join(dir, "berthd.pid"),
 		Socket:     filepath.Join(dir, "berth.sock"),
 		ConfigFile: filepath.Join(dir, "daemon.json"),
+		// The docker CLI's own config (credentials after docker login), one per daemon.
+		DockerConfig: t.TempDir(),
 	}
 	if err := os.WriteFile(d.ConfigFile, []byte("{}\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -205,7 +208,7 @@ func (d *daemon) docker(args ...string) (stdout, stderr string, code int) {
 			env = append(env, kv)
 		}
 	}
-	cmd.Env = append(env, "DOCKER_HOST="+d.Host(), "DOCKER_CONFIG="+d.t.TempDir())
+	cmd.Env = append(env, "DOCKER_HOST="+d.Host(), "DOCKER_CONFIG="+d.DockerConfig)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()

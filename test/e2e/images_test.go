@@ -37,6 +37,12 @@ func rootfsTar(t *testing.T) string {
 // registry runs Debian's docker-registry on a free loopback port, or skips.
 func registry(t *testing.T) string {
 	t.Helper()
+	return registryWith(t, "")
+}
+
+// registryWith runs it with htpasswd basic auth when htpasswd (a file's content) is given.
+func registryWith(t *testing.T, htpasswd string) string {
+	t.Helper()
 	const bin = "/usr/bin/docker-registry"
 	if _, err := os.Stat(bin); err != nil {
 		t.Skipf("needs %s (apt-get install docker-registry)", bin)
@@ -49,6 +55,10 @@ func registry(t *testing.T) string {
 	l.Close()
 	dir := t.TempDir()
 	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n", dir, addr)
+	if htpasswd != "" {
+		os.WriteFile(filepath.Join(dir, "htpasswd"), []byte(htpasswd), 0o644)
+		cfg += fmt.Sprintf("auth:\n  htpasswd:\n    realm: berth-test\n    path: %s\n", filepath.Join(dir, "htpasswd"))
+	}
 	os.WriteFile(filepath.Join(dir, "config.yml"), []byte(cfg), 0o644)
 	var logs bytes.Buffer
 	cmd := exec.Command(bin, "serve", filepath.Join(dir, "config.yml"))
@@ -131,5 +141,28 @@ func TestImagesThroughTheDockerCLI(t *testing.T) {
 	blobs, _ := filepath.Glob(filepath.Join(d.DataRoot, "content", "blobs", "sha256", "*"))
 	if len(blobs) != 0 {
 		t.Errorf("%d blobs left after prune -a", len(blobs))
+	}
+}
+
+func TestLoginAndAuthenticatedPush(t *testing.T) {
+	d := newDaemon(t)
+	d.start()
+	htpasswd, err := exec.Command("htpasswd", "-Bbn", "berth", "s3cret").Output()
+	if err != nil {
+		t.Skipf("needs htpasswd (apt-get install apache2-utils): %v", err)
+	}
+	reg := registryWith(t, string(htpasswd))
+	d.mustDocker("import", rootfsTar(t), reg+"/private/bbox:v1")
+	if _, errOut, code := d.docker("push", reg+"/private/bbox:v1"); code == 0 || !strings.Contains(strings.ToLower(errOut), "auth") {
+		t.Errorf("push without login: exit %d %q", code, errOut)
+	}
+	if _, errOut, code := d.docker("login", "-u", "berth", "-p", "wrong", reg); code == 0 || errOut == "" {
+		t.Errorf("login with a wrong password: exit %d %q", code, errOut)
+	}
+	if out := d.mustDocker("login", "-u", "berth", "-p", "s3cret", reg); !strings.Contains(out, "Login Succeeded") {
+		t.Errorf("docker login: %q", out)
+	}
+	if out := d.mustDocker("push", reg+"/private/bbox:v1"); !strings.Contains(out, "digest: sha256:") {
+		t.Errorf("push after login:\n%s", out)
 	}
 }
