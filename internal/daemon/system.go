@@ -155,7 +155,17 @@ type DiskUsage struct {
 func (d *Daemon) SystemDiskUsage(ctx context.Context, opts DiskUsageOptions) (*DiskUsage, error) {
 	du := &DiskUsage{}
 	if opts.Images {
-		du.Images = []image.Summary{}
+		list, err := d.Images(ctx, ImageListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		du.Images = list
+		for i := range list {
+			// No container store yet: no layer is shared with a container.
+			du.Images[i].Containers = 0
+			du.Images[i].SharedSize = 0
+			du.LayersSize += list[i].Size
+		}
 	}
 	if opts.Containers {
 		du.Containers = []container.Summary{}

@@ -96,6 +96,9 @@ func TestImagesThroughTheDockerCLI(t *testing.T) {
 		t.Errorf("docker history:\n%s", out)
 	}
 	d.mustDocker("tag", "bbox", "bbox:second")
+	if out := d.mustDocker("system", "df", "--format", "{{.Type}} {{.TotalCount}}"); !strings.Contains(out, "Images 1") {
+		t.Errorf("docker system df:\n%s", out)
+	}
 	if _, errOut, code := d.docker("image", "inspect", "nosuch"); code == 0 || !strings.Contains(errOut, "No such image") {
 		t.Errorf("inspect of a missing image: exit %d %q", code, errOut)
 	}
