@@ -114,3 +114,54 @@ func scanCRLF(data []byte, atEOF bool) (int, []byte, error) {
 	}
 	return 0, nil, nil
 }
+
+// A load interrupted by kill -9 of berthd leaves no broken image; loading again works.
+func TestLoadInterruptedByKillLeavesNoBrokenImage(t *testing.T) {
+	d := newDaemon(t)
+	d.start()
+	d.mustDocker("import", bigRootfsTar(t, 8, 192<<20), "big:v1")
+	saved := filepath.Join(t.TempDir(), "big.tar")
+	d.mustDocker("save", "-o", saved, "big:v1")
+	d.mustDocker("rmi", "big:v1")
+	d.mustDocker("image", "prune", "-a", "-f")
+
+	load := exec.Command(dockerCLI, "load", "-i", saved)
+	load.Env = append(os.Environ(), "DOCKER_HOST="+d.Host(), "DOCKER_CONFIG="+d.DockerConfig)
+	if err := load.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill berthd once the layer is being written into its content store.
+	ingest := filepath.Join(d.DataRoot, "content", "ingest")
+	deadline := time.Now().Add(30 * time.Second)
+	for !ingesting(ingest, 8<<20) {
+		if time.Now().After(deadline) {
+			t.Fatal("no ingest of the layer seen within 30 s")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	d.cmd.Process.Kill()
+	if err := load.Wait(); err == nil {
+		t.Fatal("docker load succeeded: berthd was killed too late to interrupt it")
+	}
+	d.wait()
+
+	d.start()
+	if ids := strings.TrimSpace(d.mustDocker("images", "-q")); ids != "" {
+		t.Fatalf("images after an interrupted load: %q", ids)
+	}
+	if out := d.mustDocker("load", "-i", saved); !strings.Contains(out, "Loaded image: big:v1") {
+		t.Errorf("load after the crash: %q", out)
+	}
+}
+
+// ingesting reports whether a blob of at least min bytes is being written under dir.
+func ingesting(dir string, min int64) bool {
+	found := false
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() && fi.Size() >= min {
+			found = true
+		}
+		return nil
+	})
+	return found
+}
