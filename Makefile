@@ -18,9 +18,15 @@ build:
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS) -ldflags '$(RUNTIME_LDFLAGS)' -o $(BIN)/berth-runtime ./cmd/berth-runtime
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/testinit ./test/testinit
 
+SYSTEMD_UNIT_DIR ?= /etc/systemd/system
+
 install: build
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/berth
 	install -m 0755 $(BIN)/berth $(BIN)/berthd $(BIN)/berth-runtime $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 docs/DAEMON.md docs/ARCHITECTURE.md $(DESTDIR)$(PREFIX)/share/doc/berth/
+	# The unit is installed even without systemd running (this machine has none); enable it where it does.
+	install -d $(DESTDIR)$(SYSTEMD_UNIT_DIR)
+	install -m 0644 contrib/systemd/berthd.service $(DESTDIR)$(SYSTEMD_UNIT_DIR)/
 
 vet:
 	$(GO) vet ./...
