@@ -150,6 +150,7 @@ func (c *CLI) newRootCommand() *cobra.Command {
 		c.newSystemCommand(),
 		newCompletionCommand(),
 	)
+	root.AddCommand(c.newImageCommands()...)
 	disableFlagsInUseLine(root)
 	return root
 }
