@@ -107,7 +107,8 @@ func (c *CLI) runImages(cmd *cobra.Command, opts imagesOptions) error {
 	if err != nil {
 		return err
 	}
-	digests := opts.Digests || strings.Contains(f, "{{.Digest}}")
+	// docker fills Digest when asked to show it, and always for json.
+	digests := opts.Digests || strings.Contains(f, "{{.Digest}}") || format.IsJSON(f)
 	var rows []imageRow
 	now := time.Now()
 	for _, img := range res.Items {
@@ -144,7 +145,7 @@ func imageRows(img image.Summary, trunc, digests bool, now time.Time) []imageRow
 		CreatedAt:    time.Unix(img.Created, 0).String(),
 		CreatedSince: units.HumanDuration(now.UTC().Sub(time.Unix(img.Created, 0))) + " ago",
 		Size:         units.HumanSizeWithPrecision(float64(img.Size), 3),
-		VirtualSize:  units.HumanSizeWithPrecision(float64(img.Size), 3),
+		VirtualSize:  units.HumanSize(float64(img.Size)),
 		Containers:   "N/A",
 		SharedSize:   "N/A",
 		UniqueSize:   "N/A",
