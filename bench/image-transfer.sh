@@ -18,6 +18,7 @@
 #         left); both engines pull the same registry content: the image as dockerd pushed it when
 #         dockerd is present (Docker's gzip layers), else as berthd pushed it
 #   load  `docker load -i` of the engine's own `docker save` tarball, after the same removal
+# Before each timed run, after its setup, `sync` writes back what the setup left dirty.
 # N runs each; medians in ms and MB/s (uncompressed image size / median time), ratios berth/dockerd.
 #
 # Environment:
@@ -77,7 +78,11 @@ exec > >(tee "$LOG") 2>&1
 # ---------------------------------------------------------------------------------------------
 # Test images: Docker-format archives built here (cached; rebuilt when missing).
 
-# mkarchive NAME LAYERDIR... : LAYERDIR/layer.tar each; writes $WORK/images/NAME.tar, whose image
+# archive NAME: the cached archive of image NAME; the suffix is the recipe's version, raised
+# whenever the way the images are made changes, so that an old cache is not reused.
+archive() { echo "$WORK/images/$1.r2.tar"; }
+
+# mkarchive NAME LAYERDIR... : LAYERDIR/layer.tar each; writes $(archive NAME), whose image
 # is tagged bench/NAME:latest (a config with the layers' diff IDs, a manifest.json naming them).
 mkarchive() {
   local name=$1 d hex diffs=() hist=() tmp=$WORK/images/$name.build
@@ -99,9 +104,9 @@ mkarchive() {
   mv "$tmp/config.json" "$tmp/blobs/sha256/$hex" || return 1
   jq -n --arg c "blobs/sha256/$hex" --arg t "bench/$name:latest" --args \
     '[{Config: $c, RepoTags: [$t], Layers: $ARGS.positional}]' "${layers[@]}" >"$tmp/manifest.json" || return 1
-  tar -C "$tmp" --owner=0 --group=0 --numeric-owner --mtime=@1767225600 -cf "$WORK/images/$name.tar.tmp" \
+  tar -C "$tmp" --owner=0 --group=0 --numeric-owner --mtime=@1767225600 -cf "$(archive "$name").tmp" \
     manifest.json blobs || return 1
-  mv "$WORK/images/$name.tar.tmp" "$WORK/images/$name.tar" && rm -rf "$tmp"
+  mv "$(archive "$name").tmp" "$(archive "$name")" && rm -rf "$tmp"
 }
 
 # tar_list DIR LIST : a layer tar of the NUL-separated relative paths in LIST (taken from /),
@@ -113,7 +118,8 @@ tar_list() {
 
 # real_layer DIR TREE BUDGET_BYTES [PRUNE] : regular files and symlinks of TREE (without the
 # subtree PRUNE), in sorted path order, while they fit in BUDGET_BYTES (larger files skipped),
-# with their parent directories.
+# with their parent directories. Files with several hard links are left out (a tar stores their
+# content once, so they would not count towards the layer's size).
 real_layer() {
   local dir=$1 tree=$2 budget=$3 prune=${4:-} sum=0 size path p
   declare -A seen=()
@@ -129,8 +135,8 @@ real_layer() {
       seen[$q]=1 anc=("$q" "${anc[@]}")
     done
     printf '%s\0' "${anc[@]}" "$path"
-  done >"$dir/list" < <(cd / && if [ -n "$prune" ]; then find "${tree#/}" -xdev -path "${prune#/}" -prune -o \( -type f -o -type l \) -printf '%s %p\0'
-                   else find "${tree#/}" -xdev \( -type f -o -type l \) -printf '%s %p\0'; fi | sort -z -k2)
+  done >"$dir/list" < <(cd / && if [ -n "$prune" ]; then find "${tree#/}" -xdev -path "${prune#/}" -prune -o \( -type f -links 1 -o -type l \) -printf '%s %p\0'
+                   else find "${tree#/}" -xdev \( -type f -links 1 -o -type l \) -printf '%s %p\0'; fi | sort -z -k2)
   [ "$sum" -gt 0 ] || { echo "no files under $tree" >&2; return 1; }
   echo "ADD $tree ($((sum / 1048576)) MB of its files, sorted by path)" >"$dir/created_by"
   tar_list "$dir" "$dir/list"
@@ -138,7 +144,7 @@ real_layer() {
 
 build_real() {
   local name=real$REAL_MB b=$((REAL_MB * 1048576)) d=$WORK/images/real$REAL_MB.layers
-  say "building $name: 4 layers of files from /usr, $REAL_MB MB (cached in $WORK/images/$name.tar)"
+  say "building $name: 4 layers of files from /usr, $REAL_MB MB (cached in $(archive "$name"))"
   rm -rf "$d" && mkdir -p "$d" || return 1
   real_layer "$d/1" /usr/bin $((b * 30 / 100)) || return 1
   real_layer "$d/2" /usr/lib/x86_64-linux-gnu $((b * 35 / 100)) || return 1
@@ -149,7 +155,7 @@ build_real() {
 
 build_rand() {
   local name=rand$RAND_MB per=$((RAND_MB / 3)) d=$WORK/images/rand$RAND_MB.layers i
-  say "building $name: 3 layers of $per MB random bytes (cached in $WORK/images/$name.tar)"
+  say "building $name: 3 layers of $per MB random bytes (cached in $(archive "$name"))"
   rm -rf "$d" && mkdir -p "$d" || return 1
   for i in 1 2 3; do
     mkdir -p "$d/$i/rand" && head -c $((per * 1048576)) /dev/urandom >"$d/$i/rand/r$i.bin" || return 1
@@ -161,14 +167,14 @@ build_rand() {
   mkarchive "$name" "$d/1" "$d/2" "$d/3" && rm -rf "$d"
 }
 
-[ -f "$WORK/images/real$REAL_MB.tar" ] || build_real || die "building the real-files image failed"
-[ -f "$WORK/images/rand$RAND_MB.tar" ] || build_rand || die "building the random image failed"
+[ -f "$(archive "real$REAL_MB")" ] || build_real || die "building the real-files image failed"
+[ -f "$(archive "rand$RAND_MB")" ] || build_rand || die "building the random image failed"
 IMAGES=("real$REAL_MB" "rand$RAND_MB")
 declare -A UNCOMP_MB
 for img in "${IMAGES[@]}"; do
   # uncompressed size: the sum of the layer tars
-  UNCOMP_MB[$img]=$(tar -tvf "$WORK/images/$img.tar" |
-    awk -v layers=" $(tar -xOf "$WORK/images/$img.tar" manifest.json | jq -r '.[0].Layers | join(" ")') " \
+  UNCOMP_MB[$img]=$(tar -tvf "$(archive "$img")" |
+    awk -v layers=" $(tar -xOf "$(archive "$img")" manifest.json | jq -r '.[0].Layers | join(" ")') " \
       'index(layers, " " $6 " ") {s += $3} END {printf "%.1f", s / 1048576}')
 done
 
@@ -318,6 +324,9 @@ run() {
   local e=$1 op=$2 img=$3 setup=$4 t0 t1 rc; shift 4
   [ -z "${FAILED[$e/$op/$img]:-}" ] || return 0
   $setup || { echo "   $e: setup for $op failed"; FAILED[$e/$op/$img]=1; return 0; }
+  # write back what the setup left dirty (deleted images, the emptied registry), so that a
+  # daemon that syncs its own writes is not charged for it
+  sync
   t0=$(date +%s%N); dk "$e" "$@"; rc=$?; t1=$(date +%s%N)
   if [ $rc != 0 ]; then
     echo "   $e $op $img: FAILED (exit $rc): docker $*"; tail -5 "$RUN/$e.cli.log" | sed 's/^/      /'
@@ -342,9 +351,9 @@ report() { # report OP IMAGE
 }
 
 for img in "${IMAGES[@]}"; do
-  say "$img: ${UNCOMP_MB[$img]} MB uncompressed, $(tar -xOf "$WORK/images/$img.tar" manifest.json | jq '.[0].Layers | length') layers"
+  say "$img: ${UNCOMP_MB[$img]} MB uncompressed, $(tar -xOf "$(archive "$img")" manifest.json | jq '.[0].Layers | length') layers"
   for e in "${ENGINES[@]}"; do
-    reset "$e" && dk "$e" load -q -i "$WORK/images/$img.tar" && dk "$e" tag "bench/$img:latest" "$REG/$e/$img:latest" ||
+    reset "$e" && dk "$e" load -q -i "$(archive "$img")" && dk "$e" tag "bench/$img:latest" "$REG/$e/$img:latest" ||
       { echo "!! $e: loading $img failed"; tail -5 "$RUN/$e.cli.log"; FAILED[$e/push/$img]=1 FAILED[$e/load/$img]=1; }
   done
 
