@@ -358,7 +358,9 @@ func TestHistory(t *testing.T) {
 
 func TestSaveLoadImport(t *testing.T) {
 	d := newFakeDaemon(t)
-	d.mux.HandleFunc("GET /images/get", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("TARBALL " + strings.Join(r.URL.Query()["names"], ","))) })
+	d.mux.HandleFunc("GET /images/get", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("TARBALL " + strings.Join(r.URL.Query()["names"], ",")))
+	})
 	var loaded, imported bytes.Buffer
 	d.mux.HandleFunc("POST /images/load", func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(&loaded, r.Body)
