@@ -69,8 +69,8 @@ func (d *Daemon) Images(ctx context.Context, o ImageListOptions) ([]imagetypes.S
 	for _, img := range list {
 		out = append(out, imagetypes.Summary{
 			ID:          img.ID.String(),
-			RepoTags:    nonNil(img.RepoTags),
-			RepoDigests: nonNil(img.RepoDigests),
+			RepoTags:    matching(img.RepoTags, lo.References),
+			RepoDigests: matching(img.RepoDigests, lo.References),
 			Created:     img.Created.Unix(),
 			Size:        img.Size,
 			Labels:      img.Config.Config.Labels,
@@ -79,6 +79,24 @@ func (d *Daemon) Images(ctx context.Context, o ImageListOptions) ([]imagetypes.S
 		})
 	}
 	return out, nil
+}
+
+// matching keeps the names that match one of the reference filters (all without
+// filters): docker images busybox lists an image's busybox tags only.
+func matching(names, patterns []string) []string {
+	if len(patterns) == 0 {
+		return nonNil(names)
+	}
+	out := []string{}
+	for _, n := range names {
+		for _, p := range patterns {
+			if image.MatchReference(p, n) {
+				out = append(out, n)
+				break
+			}
+		}
+	}
+	return out
 }
 
 func nonNil(s []string) []string {

@@ -434,3 +434,8 @@ func (s *Service) Untag(ctx context.Context, ref string) error {
 		return b.Delete([]byte(named.String()))
 	})
 }
+
+// MatchReference reports whether a name (familiar or full, "busybox:latest") matches a
+// reference filter pattern as Docker's does; listings use it to show only the
+// matching tags of an image.
+func MatchReference(pattern, name string) bool { return matchRef(pattern, name) }

@@ -96,6 +96,11 @@ func TestImagesThroughTheDockerCLI(t *testing.T) {
 		t.Errorf("docker history:\n%s", out)
 	}
 	d.mustDocker("tag", "bbox", "bbox:second")
+	d.mustDocker("tag", "bbox", "other/bbox:v1")
+	if out := d.mustDocker("images", "--format", "{{.Repository}}:{{.Tag}}", "other/bbox"); strings.TrimSpace(out) != "other/bbox:v1" {
+		t.Errorf("docker images other/bbox lists %q, want only the matching tag", out)
+	}
+	d.mustDocker("rmi", "other/bbox:v1")
 	if out := d.mustDocker("system", "df", "--format", "{{.Type}} {{.TotalCount}}"); !strings.Contains(out, "Images 1") {
 		t.Errorf("docker system df:\n%s", out)
 	}
