@@ -19,3 +19,23 @@ jq '.process.terminal = false | .hostname = "berth-demo" |
   "$B/config.json" > "$B/config.json.new" && mv "$B/config.json.new" "$B/config.json"
 echo "+ $RUNTIME run --bundle $B berth-demo-$$"
 "$RUNTIME" run --bundle "$B" "berth-demo-$$"
+
+# The daemon (issue 3 so far): start berthd on a private root and socket, import the same
+# root file system as an image and look at it with berth's client (the docker CLI works too).
+BERTHD=${BERTHD:-$(command -v berthd || echo bin/berthd)}
+BERTH=${BERTH:-$(command -v berth || echo bin/berth)}
+D=$W/daemon
+mkdir -p "$D"
+"$BERTHD" --data-root "$D/root" --exec-root "$D/exec" -H "unix://$D/berth.sock" \
+  --pidfile "$D/berthd.pid" --config-file /dev/null 2>"$D/berthd.log" &
+BERTHD_PID=$!
+trap 'kill $BERTHD_PID 2>/dev/null; wait $BERTHD_PID 2>/dev/null; rm -rf "$W"' EXIT
+export BERTH_HOST=unix://$D/berth.sock
+for _ in $(seq 1 100); do "$BERTH" version >/dev/null 2>&1 && break; sleep 0.05; done
+tar -C "$B/rootfs" -cf "$W/rootfs.tar" .
+echo "+ berth import --change 'CMD [\"sh\"]' rootfs.tar demo/busybox:latest"
+"$BERTH" import --change 'CMD ["sh"]' "$W/rootfs.tar" demo/busybox:latest
+echo "+ berth images"
+"$BERTH" images
+echo "+ berth history demo/busybox"
+"$BERTH" history demo/busybox
