@@ -22,30 +22,37 @@ type flagOption struct {
 }
 
 var flagOptions = map[string]flagOption{
-	"defaults":    {0, false},
-	"ro":          {unix.MS_RDONLY, false},
-	"rw":          {unix.MS_RDONLY, true},
-	"nosuid":      {unix.MS_NOSUID, false},
-	"suid":        {unix.MS_NOSUID, true},
-	"nodev":       {unix.MS_NODEV, false},
-	"dev":         {unix.MS_NODEV, true},
-	"noexec":      {unix.MS_NOEXEC, false},
-	"exec":        {unix.MS_NOEXEC, true},
-	"sync":        {unix.MS_SYNCHRONOUS, false},
-	"async":       {unix.MS_SYNCHRONOUS, true},
-	"dirsync":     {unix.MS_DIRSYNC, false},
-	"lazytime":    {unix.MS_LAZYTIME, false},
-	"nolazytime":  {unix.MS_LAZYTIME, true},
-	"noatime":     {unix.MS_NOATIME, false},
-	"atime":       {unix.MS_NOATIME, true},
-	"nodiratime":  {unix.MS_NODIRATIME, false},
-	"diratime":    {unix.MS_NODIRATIME, true},
-	"relatime":    {unix.MS_RELATIME, false},
-	"norelatime":  {unix.MS_RELATIME, true},
-	"strictatime": {unix.MS_STRICTATIME, false},
-	"remount":     {unix.MS_REMOUNT, false},
-	"bind":        {unix.MS_BIND, false},
-	"rbind":       {unix.MS_BIND | unix.MS_REC, false},
+	"defaults":      {0, false},
+	"ro":            {unix.MS_RDONLY, false},
+	"rw":            {unix.MS_RDONLY, true},
+	"nosuid":        {unix.MS_NOSUID, false},
+	"suid":          {unix.MS_NOSUID, true},
+	"nodev":         {unix.MS_NODEV, false},
+	"dev":           {unix.MS_NODEV, true},
+	"noexec":        {unix.MS_NOEXEC, false},
+	"exec":          {unix.MS_NOEXEC, true},
+	"sync":          {unix.MS_SYNCHRONOUS, false},
+	"async":         {unix.MS_SYNCHRONOUS, true},
+	"dirsync":       {unix.MS_DIRSYNC, false},
+	"lazytime":      {unix.MS_LAZYTIME, false},
+	"nolazytime":    {unix.MS_LAZYTIME, true},
+	"noatime":       {unix.MS_NOATIME, false},
+	"atime":         {unix.MS_NOATIME, true},
+	"nodiratime":    {unix.MS_NODIRATIME, false},
+	"diratime":      {unix.MS_NODIRATIME, true},
+	"relatime":      {unix.MS_RELATIME, false},
+	"norelatime":    {unix.MS_RELATIME, true},
+	"strictatime":   {unix.MS_STRICTATIME, false},
+	"nostrictatime": {unix.MS_STRICTATIME, true},
+	"iversion":      {unix.MS_I_VERSION, false},
+	"noiversion":    {unix.MS_I_VERSION, true},
+	"mand":          {unix.MS_MANDLOCK, false},
+	"nomand":        {unix.MS_MANDLOCK, true},
+	"silent":        {unix.MS_SILENT, false},
+	"loud":          {unix.MS_SILENT, true},
+	"remount":       {unix.MS_REMOUNT, false},
+	"bind":          {unix.MS_BIND, false},
+	"rbind":         {unix.MS_BIND | unix.MS_REC, false},
 }
 
 var propagationOptions = map[string]uintptr{
@@ -57,6 +64,32 @@ var propagationOptions = map[string]uintptr{
 	"rslave":      unix.MS_SLAVE | unix.MS_REC,
 	"unbindable":  unix.MS_UNBINDABLE,
 	"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
+}
+
+// Flag returns the mount(2) flag that the option name sets, or clears when clear is
+// true ("ro" sets MS_RDONLY, "rw" clears it), as mount(8) reads option lists; ok is
+// false for a name that is no flag. The runtime's mount planning shares this table.
+func Flag(name string) (flag uintptr, clear, ok bool) {
+	f, ok := flagOptions[name]
+	return f.flag, f.clear, ok
+}
+
+// Propagation returns the propagation change an option names ("rslave": MS_SLAVE|MS_REC).
+func Propagation(name string) (uintptr, bool) {
+	p, ok := propagationOptions[name]
+	return p, ok
+}
+
+// OptionNames lists every flag and propagation option name.
+func OptionNames() []string {
+	names := make([]string, 0, len(flagOptions)+len(propagationOptions))
+	for n := range flagOptions {
+		names = append(names, n)
+	}
+	for n := range propagationOptions {
+		names = append(names, n)
+	}
+	return names
 }
 
 func parseOptions(opts []string) options {

@@ -1,17 +1,15 @@
 package rootfs
 
-import "sort"
+import (
+	"sort"
+
+	"github.com/berth-engine/berth/internal/mount"
+)
 
 // KnownOptions lists every mount option this package understands, for
 // `berth-runtime features`.
 func KnownOptions() []string {
-	var names []string
-	for n := range flagOptions {
-		names = append(names, n)
-	}
-	for n := range propagationOptions {
-		names = append(names, n)
-	}
+	names := mount.OptionNames()
 	for n := range recursiveOptions {
 		names = append(names, n)
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-engine/berth/internal/mount"
 )
 
 // mountOpts is what an OCI mount's option list means to the kernel. Every option is one
@@ -27,59 +29,8 @@ type mountOpts struct {
 	data    []string  // filesystem options, in the order given
 }
 
-// flagOption is a mount(2) flag an option sets, or clears when clear is true.
-type flagOption struct {
-	flag  uintptr
-	clear bool
-}
-
 // atimeFlags are the mutually exclusive access-time modes of a mount.
 const atimeFlags = unix.MS_NOATIME | unix.MS_RELATIME | unix.MS_STRICTATIME
-
-var flagOptions = map[string]flagOption{
-	"defaults":      {0, false},
-	"ro":            {unix.MS_RDONLY, false},
-	"rw":            {unix.MS_RDONLY, true},
-	"nosuid":        {unix.MS_NOSUID, false},
-	"suid":          {unix.MS_NOSUID, true},
-	"nodev":         {unix.MS_NODEV, false},
-	"dev":           {unix.MS_NODEV, true},
-	"noexec":        {unix.MS_NOEXEC, false},
-	"exec":          {unix.MS_NOEXEC, true},
-	"sync":          {unix.MS_SYNCHRONOUS, false},
-	"async":         {unix.MS_SYNCHRONOUS, true},
-	"dirsync":       {unix.MS_DIRSYNC, false},
-	"remount":       {unix.MS_REMOUNT, false},
-	"mand":          {unix.MS_MANDLOCK, false},
-	"nomand":        {unix.MS_MANDLOCK, true},
-	"noatime":       {unix.MS_NOATIME, false},
-	"atime":         {unix.MS_NOATIME, true},
-	"nodiratime":    {unix.MS_NODIRATIME, false},
-	"diratime":      {unix.MS_NODIRATIME, true},
-	"relatime":      {unix.MS_RELATIME, false},
-	"norelatime":    {unix.MS_RELATIME, true},
-	"strictatime":   {unix.MS_STRICTATIME, false},
-	"nostrictatime": {unix.MS_STRICTATIME, true},
-	"iversion":      {unix.MS_I_VERSION, false},
-	"noiversion":    {unix.MS_I_VERSION, true},
-	"lazytime":      {unix.MS_LAZYTIME, false},
-	"nolazytime":    {unix.MS_LAZYTIME, true},
-	"silent":        {unix.MS_SILENT, false},
-	"loud":          {unix.MS_SILENT, true},
-	"bind":          {unix.MS_BIND, false},
-	"rbind":         {unix.MS_BIND | unix.MS_REC, false},
-}
-
-var propagationOptions = map[string]uintptr{
-	"private":     unix.MS_PRIVATE,
-	"rprivate":    unix.MS_PRIVATE | unix.MS_REC,
-	"shared":      unix.MS_SHARED,
-	"rshared":     unix.MS_SHARED | unix.MS_REC,
-	"slave":       unix.MS_SLAVE,
-	"rslave":      unix.MS_SLAVE | unix.MS_REC,
-	"unbindable":  unix.MS_UNBINDABLE,
-	"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
-}
 
 // attrOption is a recursive mount attribute: set and clr go to mount_setattr(2).
 type attrOption struct{ set, clr uint64 }
@@ -110,21 +61,21 @@ var errIDMap = fmt.Errorf("idmapped mounts not supported")
 func parseOptions(options []string) (mountOpts, error) {
 	var o mountOpts
 	for _, opt := range options {
-		if f, ok := flagOptions[opt]; ok {
-			if f.clear {
-				o.flags &^= f.flag
-				o.clear |= f.flag
+		if flag, clear, ok := mount.Flag(opt); ok {
+			if clear {
+				o.flags &^= flag
+				o.clear |= flag
 			} else {
-				if f.flag&atimeFlags != 0 {
+				if flag&atimeFlags != 0 {
 					// The access-time modes exclude each other: the last one wins.
 					o.flags &^= atimeFlags
 				}
-				o.flags |= f.flag
-				o.clear &^= f.flag
+				o.flags |= flag
+				o.clear &^= flag
 			}
 			continue
 		}
-		if p, ok := propagationOptions[opt]; ok {
+		if p, ok := mount.Propagation(opt); ok {
 			o.prop = append(o.prop, p)
 			continue
 		}
@@ -243,8 +194,8 @@ func flagString(f uintptr) string {
 
 // propagationString names a propagation change the way options spell it ("rslave").
 func propagationString(p uintptr) string {
-	for name, v := range propagationOptions {
-		if v == p {
+	for _, name := range []string{"private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable"} {
+		if v, _ := mount.Propagation(name); v == p {
 			return name
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-engine/berth/internal/mount"
 )
 
 func TestParseOptions(t *testing.T) {
@@ -79,13 +81,7 @@ func TestParseOptions(t *testing.T) {
 // Every option the tables know must be reachable by parseOptions and not fall through
 // to data: a typo in a table would otherwise go to the kernel as filesystem data.
 func TestParseOptionsCoversTables(t *testing.T) {
-	var all []string
-	for o := range flagOptions {
-		all = append(all, o)
-	}
-	for o := range propagationOptions {
-		all = append(all, o)
-	}
+	all := mount.OptionNames()
 	for o := range recursiveOptions {
 		all = append(all, o)
 	}

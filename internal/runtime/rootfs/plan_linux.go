@@ -11,6 +11,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-engine/berth/internal/mount"
 )
 
 // Options are facts about the calling process that the spec alone does not tell.
@@ -145,7 +147,7 @@ func NewPlan(spec *specs.Spec, bundleDir string, opts Options) (*Plan, error) {
 		}
 	}
 	if lx.RootfsPropagation != "" {
-		prop, ok := propagationOptions[lx.RootfsPropagation]
+		prop, ok := mount.Propagation(lx.RootfsPropagation)
 		if !ok {
 			return nil, fmt.Errorf("rootfsPropagation %q: not a propagation (want private, rprivate, slave, rslave, shared, rshared, unbindable or runbindable)", lx.RootfsPropagation)
 		}
