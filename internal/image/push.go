@@ -69,6 +69,11 @@ func (s *Service) Push(ctx context.Context, ref string, opts PushOptions) (ocisp
 	if err := json.Unmarshal(mbytes, &m); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("push %s: decode manifest: %w", ref, err)
 	}
+	progress := serialized(opts.Progress)
+	mdesc, m, mbytes, err := s.forPush(ctx, l, rec.Manifest, m, mbytes, progress)
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("push %s: %w", ref, err)
+	}
 	// Repositories of the same registry that hold the image's blobs.
 	var mountFrom []string
 	for _, n := range others {
@@ -84,7 +89,6 @@ func (s *Service) Push(ctx context.Context, ref string, opts PushOptions) (ocisp
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("push %s: %w", ref, err)
 	}
-	progress := serialized(opts.Progress)
 	blobs := append([]ocispec.Descriptor{m.Config}, m.Layers...)
 	errs := make([]error, len(blobs))
 	var wg sync.WaitGroup
@@ -99,10 +103,10 @@ func (s *Service) Push(ctx context.Context, ref string, opts PushOptions) (ocisp
 		}
 	}
 	tag := distribution.TagOrDigest(named)
-	if err := repo.PushManifest(ctx, tag, rec.Manifest, mbytes); err != nil {
+	if err := repo.PushManifest(ctx, tag, mdesc, mbytes); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("push %s: %w", reference.FamiliarString(named), err)
 	}
-	byDigest, err := reference.WithDigest(reference.TrimNamed(named), rec.Manifest.Digest)
+	byDigest, err := reference.WithDigest(reference.TrimNamed(named), mdesc.Digest)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
@@ -112,9 +116,9 @@ func (s *Service) Push(ctx context.Context, ref string, opts PushOptions) (ocisp
 		if _, err := getRecord(tx, rec.ID); err != nil {
 			return nil // deleted meanwhile: nothing to name
 		}
-		return putRef(tx, byDigest.String(), refRecord{ID: rec.ID, Target: rec.Manifest, Added: time.Now().UTC()})
+		return putRef(tx, byDigest.String(), refRecord{ID: rec.ID, Target: mdesc, Added: time.Now().UTC()})
 	})
-	return rec.Manifest, err
+	return mdesc, err
 }
 
 func (s *Service) pushBlob(ctx context.Context, repo *distribution.Repository, d ocispec.Descriptor, mountFrom []string, progress ProgressFunc) error {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -128,6 +129,19 @@ func TestImagesThroughTheDockerCLI(t *testing.T) {
 	d.mustDocker("tag", "bbox", remote)
 	if out := d.mustDocker("push", remote); !strings.Contains(out, "v1: digest: sha256:") {
 		t.Errorf("docker push:\n%s", out)
+	}
+	// As docker push does, the imported (uncompressed) layer went out gzip-compressed.
+	req, _ := http.NewRequest("GET", "http://"+reg+"/v2/berth/bbox/manifests/v1", nil)
+	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Errorf("manifest from the registry: %v", err)
+	} else {
+		var m struct{ Layers []struct{ MediaType string } }
+		json.NewDecoder(resp.Body).Decode(&m)
+		resp.Body.Close()
+		if len(m.Layers) != 1 || !strings.HasSuffix(m.Layers[0].MediaType, "gzip") {
+			t.Errorf("pushed layers %+v, want one gzip layer", m.Layers)
+		}
 	}
 	d.mustDocker("rmi", "bbox", remote)
 	out := d.mustDocker("pull", remote)
