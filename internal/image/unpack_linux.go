@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 
 	"github.com/containerd/errdefs"
 	digest "github.com/opencontainers/go-digest"
@@ -49,34 +50,17 @@ func (s *Service) unpack(ctx context.Context, l *lease, parent digest.Digest, r 
 	}()
 	digester := digest.Canonical.Digester()
 	tee := io.TeeReader(r, digester.Hash())
-	target := filepath.Join(s.cfg.Root, "tmp", key)
-	err = inPrivateMountNamespace(func() error {
-		if err := os.MkdirAll(target, 0o700); err != nil {
-			return err
+	if dir, mode, ok := directTarget(mounts); ok {
+		// The layer's own directory is at hand (the overlay's upper dir, or the
+		// bind source of a base or vfs layer): apply straight into it, with
+		// overlay's whiteout format where overlay will read it. No mount.
+		size, err = archive.Apply(ctx, dir, tee, archive.ApplyOptions{Mode: mode})
+		if err == nil {
+			err = syncDir(dir)
 		}
-		defer os.Remove(target)
-		if err := mount.All(mounts, target); err != nil {
-			return err
-		}
-		defer mount.UnmountAll(target, unix.MNT_DETACH)
-		n, err := archive.Apply(ctx, target, tee, archive.ApplyOptions{Mode: archive.Native})
-		if err != nil {
-			return err
-		}
-		size = n
-		// The layer must be on disk before its snapshot is committed: a
-		// committed layer is trusted and reused without looking inside.
-		fd, err := unix.Open(target, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		err = unix.Syncfs(fd)
-		unix.Close(fd)
-		if err != nil {
-			return fmt.Errorf("syncfs: %w", err)
-		}
-		return mount.UnmountAll(target, 0)
-	})
+	} else {
+		size, err = s.applyMounted(ctx, key, mounts, tee)
+	}
 	if err != nil {
 		return 0, "", fmt.Errorf("unpack layer: %w", err)
 	}
@@ -100,6 +84,74 @@ func (s *Service) unpack(ctx context.Context, l *lease, parent digest.Digest, r 
 	}
 	committed = err == nil
 	return size, got, nil
+}
+
+// directTarget returns the directory a layer can be applied to without mounting:
+// the upper dir of an overlay mount (in overlay's whiteout format), or the source
+// of a single read-write bind mount (a plain tree, native format).
+func directTarget(mounts []mount.Mount) (string, archive.Mode, bool) {
+	if len(mounts) != 1 {
+		return "", 0, false
+	}
+	m := mounts[0]
+	switch m.Type {
+	case "overlay":
+		for _, o := range m.Options {
+			if dir, ok := strings.CutPrefix(o, "upperdir="); ok && filepath.IsAbs(dir) {
+				return dir, archive.Overlay, true
+			}
+		}
+	case "bind", "rbind":
+		for _, o := range m.Options {
+			if o == "ro" {
+				return "", 0, false
+			}
+		}
+		if filepath.IsAbs(m.Source) {
+			return m.Source, archive.Native, true
+		}
+	}
+	return "", 0, false
+}
+
+// applyMounted applies a layer through its mounted snapshot, for snapshotters
+// whose mounts name no directory to write to directly.
+func (s *Service) applyMounted(ctx context.Context, key string, mounts []mount.Mount, r io.Reader) (size int64, err error) {
+	target := filepath.Join(s.cfg.Root, "tmp", key)
+	err = inPrivateMountNamespace(func() error {
+		if err := os.MkdirAll(target, 0o700); err != nil {
+			return err
+		}
+		defer os.Remove(target)
+		if err := mount.All(mounts, target); err != nil {
+			return err
+		}
+		defer mount.UnmountAll(target, unix.MNT_DETACH)
+		n, err := archive.Apply(ctx, target, r, archive.ApplyOptions{Mode: archive.Native})
+		if err != nil {
+			return err
+		}
+		size = n
+		if err := syncDir(target); err != nil {
+			return err
+		}
+		return mount.UnmountAll(target, 0)
+	})
+	return size, err
+}
+
+// syncDir writes the filesystem holding dir to disk: a committed layer is trusted
+// and reused without looking inside, so it must be there after a crash.
+func syncDir(dir string) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := unix.Syncfs(fd); err != nil {
+		return fmt.Errorf("syncfs: %w", err)
+	}
+	return nil
 }
 
 // inPrivateMountNamespace runs fn on a thread of its own in a new mount
