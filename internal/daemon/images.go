@@ -254,6 +254,7 @@ func (d *Daemon) ImagePull(ctx context.Context, ref, tag, plat string, ac *regis
 		}
 		progress.WriteProgress(progressMessage(p))
 	}
+	prev, prevErr := d.images.Get(ctx, full)
 	img, err := d.images.Pull(ctx, full, opts)
 	if err != nil {
 		return err
@@ -267,7 +268,11 @@ func (d *Daemon) ImagePull(ctx context.Context, ref, tag, plat string, ac *regis
 			break
 		}
 	}
-	progress.WriteProgress(jsonstream.Message{Status: "Status: Downloaded newer image for " + reference.FamiliarString(named)})
+	if prevErr == nil && prev.ID == img.ID {
+		progress.WriteProgress(jsonstream.Message{Status: "Status: Image is up to date for " + reference.FamiliarString(named)})
+	} else {
+		progress.WriteProgress(jsonstream.Message{Status: "Status: Downloaded newer image for " + reference.FamiliarString(named)})
+	}
 	d.events.Publish(eventtypes.ImageEventType, "pull", actor(reference.FamiliarString(named), nil))
 	return nil
 }

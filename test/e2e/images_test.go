@@ -148,6 +148,9 @@ func TestImagesThroughTheDockerCLI(t *testing.T) {
 	if !strings.Contains(out, "Status: Downloaded newer image for "+remote) || !strings.Contains(out, "Digest: sha256:") {
 		t.Errorf("docker pull:\n%s", out)
 	}
+	if out := d.mustDocker("pull", remote); !strings.Contains(out, "Status: Image is up to date for "+remote) {
+		t.Errorf("second docker pull:\n%s", out)
+	}
 	if out := d.mustDocker("image", "inspect", "--format", "{{.Id}} {{len .RepoDigests}}", remote); strings.TrimSpace(out) != id+" 1" {
 		t.Errorf("pulled image: %q, want %s with a repo digest", out, id)
 	}
