@@ -92,7 +92,11 @@ func (s *Service) Import(ctx context.Context, r io.Reader, opts ImportOptions) (
 		return Image{}, fmt.Errorf("import: %w", err)
 	}
 	cfg.RootFS = ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{diffID}}
-	cfg.History = []ocispec.History{{Created: &now, Comment: opts.Message}}
+	comment := opts.Message
+	if comment == "" {
+		comment = "Imported from -" // what docker import records for a tarball from stdin or a file
+	}
+	cfg.History = []ocispec.History{{Created: &now, Comment: comment}}
 	cfgBytes, err := json.Marshal(cfg)
 	if err != nil {
 		return Image{}, err
