@@ -3,13 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"runtime/debug"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-engine/berth/internal/buildinfo"
 	"github.com/berth-engine/berth/internal/daemon"
 	"github.com/berth-engine/berth/internal/daemon/config"
 )
@@ -68,24 +66,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 // buildInfo returns what the build stamped, completed from the binary itself
 // where the build said nothing.
 func buildInfo() daemon.BuildInfo {
-	b := daemon.BuildInfo{Version: version, GitCommit: gitCommit, BuildTime: buildTime}
-	if b.GitCommit == "" {
-		if bi, ok := debug.ReadBuildInfo(); ok {
-			for _, s := range bi.Settings {
-				if s.Key == "vcs.revision" && len(s.Value) >= 7 {
-					b.GitCommit = s.Value[:7]
-				}
-			}
-		}
-	}
-	if b.BuildTime == "" {
-		if exe, err := os.Executable(); err == nil {
-			if st, err := os.Stat(exe); err == nil {
-				b.BuildTime = st.ModTime().UTC().Format(time.RFC3339)
-			}
-		}
-	}
-	return b
+	b := buildinfo.Info{Version: version, GitCommit: gitCommit, BuildTime: buildTime}.Complete()
+	return daemon.BuildInfo{Version: b.Version, GitCommit: b.GitCommit, BuildTime: b.BuildTime}
 }
 
 func orUnknown(s string) string {

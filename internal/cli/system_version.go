@@ -2,9 +2,7 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"runtime"
-	"runtime/debug"
 	"text/tabwriter"
 	"time"
 
@@ -12,6 +10,7 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
+	"github.com/berth-engine/berth/internal/buildinfo"
 	"github.com/berth-engine/berth/internal/cli/format"
 )
 
@@ -188,27 +187,11 @@ func ansicTime(s string) string {
 	return s
 }
 
-// complete fills what the build did not stamp from the binary itself: the
-// commit Go recorded, and the executable's modification time.
+// complete fills what the build did not stamp from the binary itself.
 func (b BuildInfo) complete() BuildInfo {
 	if b.Version == "" {
 		b.Version = "unknown"
 	}
-	if b.GitCommit == "" {
-		if bi, ok := debug.ReadBuildInfo(); ok {
-			for _, s := range bi.Settings {
-				if s.Key == "vcs.revision" && len(s.Value) >= 7 {
-					b.GitCommit = s.Value[:7]
-				}
-			}
-		}
-	}
-	if b.BuildTime == "" {
-		if exe, err := os.Executable(); err == nil {
-			if st, err := os.Stat(exe); err == nil {
-				b.BuildTime = st.ModTime().UTC().Format(time.RFC3339)
-			}
-		}
-	}
-	return b
+	i := buildinfo.Info{Version: b.Version, GitCommit: b.GitCommit, BuildTime: b.BuildTime}.Complete()
+	return BuildInfo{Version: i.Version, GitCommit: i.GitCommit, BuildTime: i.BuildTime}
 }
