@@ -1,11 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
-	"errors"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,28 +13,7 @@ import (
 // returns its stdout, stderr and exit code.
 func (d *daemon) berth(args ...string) (stdout, stderr string, code int) {
 	d.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, testutil.Binary(d.t, "berth"), args...)
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "DOCKER_") && !strings.HasPrefix(kv, "BERTH_HOST=") {
-			env = append(env, kv)
-		}
-	}
-	cmd.Env = append(env, "BERTH_HOST="+d.Host(), "DOCKER_CONFIG="+d.t.TempDir())
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	default:
-		d.t.Fatalf("berth %s: %v", strings.Join(args, " "), err)
-	}
-	return out.String(), errOut.String(), code
+	return d.runCLI(testutil.Binary(d.t, "berth"), []string{"BERTH_HOST=" + d.Host(), "DOCKER_CONFIG=" + d.t.TempDir()}, args)
 }
 
 func (d *daemon) mustBerth(args ...string) string {

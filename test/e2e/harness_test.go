@@ -195,20 +195,26 @@ func (d *daemon) client() *http.Client {
 }
 
 // docker runs the docker CLI against the daemon and returns its stdout,
-// stderr and exit code. The CLI sees a fresh config directory and no
+// stderr and exit code. The CLI sees the daemon's config directory and no
 // inherited DOCKER_* settings.
 func (d *daemon) docker(args ...string) (stdout, stderr string, code int) {
 	d.t.Helper()
+	return d.runCLI(dockerCLI, []string{"DOCKER_HOST=" + d.Host(), "DOCKER_CONFIG=" + d.DockerConfig}, args)
+}
+
+// runCLI runs a client binary with env (and none of the caller's DOCKER_* or
+// BERTH_HOST settings) and returns its stdout, stderr and exit code.
+func (d *daemon) runCLI(bin string, env, args []string) (stdout, stderr string, code int) {
+	d.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, dockerCLI, args...)
-	var env []string
+	cmd := exec.CommandContext(ctx, bin, args...)
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "DOCKER_") {
-			env = append(env, kv)
+		if !strings.HasPrefix(kv, "DOCKER_") && !strings.HasPrefix(kv, "BERTH_HOST=") {
+			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	cmd.Env = append(env, "DOCKER_HOST="+d.Host(), "DOCKER_CONFIG="+d.DockerConfig)
+	cmd.Env = append(cmd.Env, env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -218,7 +224,7 @@ func (d *daemon) docker(args ...string) (stdout, stderr string, code int) {
 	case errors.As(err, &ee):
 		code = ee.ExitCode()
 	default:
-		d.t.Fatalf("docker %s: %v", strings.Join(args, " "), err)
+		d.t.Fatalf("%s %s: %v", filepath.Base(bin), strings.Join(args, " "), err)
 	}
 	return out.String(), errOut.String(), code
 }
