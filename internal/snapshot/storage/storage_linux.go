@@ -19,6 +19,7 @@ import (
 
 	"github.com/berth-engine/berth/internal/mount"
 	"github.com/berth-engine/berth/internal/snapshot"
+	"github.com/berth-engine/berth/internal/topdir"
 )
 
 // SchemaVersion is the version of the database layout this package writes.
@@ -78,6 +79,11 @@ var (
 // another to close it.
 func New(root string, d Driver) (*Snapshotter, error) {
 	if err := os.MkdirAll(filepath.Join(root, "snapshots"), 0o700); err != nil {
+		return nil, fmt.Errorf("snapshotter root: %w", err)
+	}
+	// Each snapshot is a tree of its own: have the file system give each one
+	// room of its own instead of crowding them near the data root.
+	if err := topdir.Mark(filepath.Join(root, "snapshots")); err != nil {
 		return nil, fmt.Errorf("snapshotter root: %w", err)
 	}
 	path := filepath.Join(root, "metadata.db")

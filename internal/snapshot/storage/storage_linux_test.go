@@ -11,9 +11,11 @@ import (
 
 	"github.com/containerd/errdefs"
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-engine/berth/internal/mount"
 	"github.com/berth-engine/berth/internal/snapshot"
+	"github.com/berth-engine/berth/internal/topdir"
 )
 
 // plainDriver makes an empty fs/ and binds it; created, when set, hears of
@@ -209,5 +211,25 @@ func TestCleanupSparesPrepareInProgress(t *testing.T) {
 	}
 	if got := entries(t, filepath.Join(root, "snapshots")); !slices.Equal(got, []string{"1"}) {
 		t.Errorf("after Cleanup, snapshots/ holds %q, want only 1", got)
+	}
+}
+
+// TestSnapshotsDirSpreadsTrees checks that the directory holding the snapshot
+// trees is marked as the top of independent trees, where the file system can
+// tell (ext4), so unpacking a layer does not crawl for free inodes.
+func TestSnapshotsDirSpreadsTrees(t *testing.T) {
+	var st unix.Statfs_t
+	if err := unix.Statfs("/var/tmp", &st); err != nil || st.Type != unix.EXT4_SUPER_MAGIC {
+		t.Skip("skipped: /var/tmp is not on ext4, the only file system that places directories by FS_TOPDIR_FL")
+	}
+	root, err := os.MkdirTemp("/var/tmp", "storage-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	open(t, root, plainDriver{})
+	marked, err := topdir.Marked(filepath.Join(root, "snapshots"))
+	if err != nil || !marked {
+		t.Fatalf("snapshots/ marked as a top directory = %v, %v; want true", marked, err)
 	}
 }
