@@ -5,8 +5,10 @@
 #
 # Usage: bench/image-transfer.sh        (as root)
 #
-# The images are made here, without any network, as Docker-format archives (docker save's layout:
-# manifest.json + config + one uncompressed tar per layer), and cached in $WORK/images:
+# The images are made here as Docker-format archives (docker save's layout: manifest.json +
+# config + one uncompressed tar per layer), and cached in $WORK/images:
+#   deb           1 layer: Debian bookworm minbase as debootstrap makes it (~200 MB, ~9,000 files;
+#                 debootstrap needs Debian's mirror once, unless DEB_ROOTFS names a tree)
 #   real$REAL_MB  4 layers of real files copied from this machine's /usr (binaries, shared
 #                 libraries, /usr/share data, the rest of /usr/lib), chosen in sorted path order
 #                 up to a byte budget per layer; compressible like a distribution image.
@@ -25,10 +27,12 @@
 #   N=5              runs per operation, image and engine
 #   REAL_MB=200      size of the real-files image (MB of file content, 4 layers)
 #   RAND_MB=300      size of the random image (MB, 3 layers)
+#   BENCH_IMAGES="deb real rand"   which images to measure, in this order
+#   DEB_ROOTFS=/var/tmp/peers/debian-minbase   a debootstrap minbase tree (else one is made in $WORK)
 #   WORK=/var/tmp/berth-bench   cached image archives, results/image-transfer-*.log
 #   BERTHD=path      berthd binary (default: the repo's bin/berthd, built with `make build` if missing)
 #   DOCKER=path      docker CLI (default /usr/local/bin/docker, else the one on PATH)
-#   DOCKERD=path     dockerd (default /usr/bin/dockerd); measured only if it exists
+#   DOCKERD=path     dockerd (default: the one on PATH); measured only if it exists
 #   OP_TIMEOUT=600   seconds one push/pull/load may take before it counts as failed
 #
 # Exit status: 0 when every berthd operation succeeded; 1 when one failed (its figure is n/a);
@@ -41,10 +45,11 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$SCRIPT_DIR/.." && pwd)
 N=${N:-5}
 REAL_MB=${REAL_MB:-200}
+DEB_ROOTFS=${DEB_ROOTFS:-/var/tmp/peers/debian-minbase}
 RAND_MB=${RAND_MB:-300}
 WORK=${WORK:-/var/tmp/berth-bench}
 BERTHD=${BERTHD:-$REPO/bin/berthd}
-DOCKERD=${DOCKERD:-/usr/bin/dockerd}
+DOCKERD=${DOCKERD:-$(command -v dockerd || echo /usr/bin/dockerd)}
 REGISTRY_BIN=${REGISTRY_BIN:-/usr/bin/docker-registry}
 OP_TIMEOUT=${OP_TIMEOUT:-600}
 if [ -z "${DOCKER:-}" ]; then
@@ -85,7 +90,8 @@ archive() { echo "$WORK/images/$1.r2.tar"; }
 # mkarchive NAME LAYERDIR... : LAYERDIR/layer.tar each; writes $(archive NAME), whose image
 # is tagged bench/NAME:latest (a config with the layers' diff IDs, a manifest.json naming them).
 mkarchive() {
-  local name=$1 d hex diffs=() hist=() tmp=$WORK/images/$name.build
+  local name=$1 d hex diffs=() hist=() tmp
+  tmp=$WORK/images/$name.build
   shift
   rm -rf "$tmp" && mkdir -p "$tmp/blobs/sha256" || return 1
   local layers=()
@@ -167,9 +173,35 @@ build_rand() {
   mkarchive "$name" "$d/1" "$d/2" "$d/3" && rm -rf "$d"
 }
 
-[ -f "$(archive "real$REAL_MB")" ] || build_real || die "building the real-files image failed"
-[ -f "$(archive "rand$RAND_MB")" ] || build_rand || die "building the random image failed"
-IMAGES=("real$REAL_MB" "rand$RAND_MB")
+# build_deb: one layer, a Debian bookworm minbase root file system as debootstrap makes it (the
+# image ../shared/peers measures Docker with), imported whole as `docker import` would take it.
+build_deb() {
+  local d=$WORK/images/deb.layers root=$DEB_ROOTFS
+  if [ ! -x "$root/bin/bash" ]; then
+    root=$WORK/debian-minbase
+    if [ ! -x "$root/bin/bash" ]; then
+      command -v debootstrap >/dev/null || { echo "no Debian root file system: apt-get install debootstrap" >&2; return 1; }
+      say "debootstrap --variant=minbase bookworm into $root (once; needs Debian's mirror)"
+      rm -rf "$root" && debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian >"$WORK/debootstrap.log" 2>&1 ||
+        { tail -5 "$WORK/debootstrap.log" >&2; return 1; }
+    fi
+  fi
+  say "building deb: one layer of the Debian minbase root file system in $root (cached in $(archive deb))"
+  rm -rf "$d" && mkdir -p "$d/1" || return 1
+  tar -C "$root" --numeric-owner --format=posix --pax-option=delete=atime,delete=ctime -cf "$d/1/layer.tar" . || return 1
+  echo "debootstrap --variant=minbase bookworm (imported)" >"$d/1/created_by"
+  mkarchive deb "$d/1" && rm -rf "$d"
+}
+
+IMAGES=()
+for img in ${BENCH_IMAGES:-deb real rand}; do
+  case $img in
+  deb) [ -f "$(archive deb)" ] || build_deb || die "building the Debian image failed"; IMAGES+=(deb) ;;
+  real) [ -f "$(archive "real$REAL_MB")" ] || build_real || die "building the real-files image failed"; IMAGES+=("real$REAL_MB") ;;
+  rand) [ -f "$(archive "rand$RAND_MB")" ] || build_rand || die "building the random image failed"; IMAGES+=("rand$RAND_MB") ;;
+  *) die "BENCH_IMAGES: unknown image '$img' (deb, real, rand)" ;;
+  esac
+done
 declare -A UNCOMP_MB
 for img in "${IMAGES[@]}"; do
   # uncompressed size: the sum of the layer tars
