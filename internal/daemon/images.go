@@ -140,6 +140,7 @@ func (d *Daemon) ImageInspect(ctx context.Context, ref string) (*imagetypes.Insp
 		Size:         img.Size,
 		GraphDriver:  &storage.DriverData{Name: d.driver, Data: map[string]string{}},
 		RootFS:       imagetypes.RootFS{Type: "layers", Layers: layers},
+		Metadata:     imagetypes.Metadata{LastTagTime: img.LastTagTime},
 		Descriptor:   &desc,
 	}, nil
 }

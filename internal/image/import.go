@@ -121,6 +121,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader, opts ImportOptions) (
 	var names []string
 	if named != nil {
 		names = append(names, named.String())
+		rec.LastTagged = now
 	}
 	if err := s.record(rec, names, mDesc); err != nil {
 		return Image{}, fmt.Errorf("import: %w", err)

@@ -203,6 +203,9 @@ func (s *Service) record(rec *record, names []string, target ocispec.Descriptor)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.db.Update(func(tx *bolt.Tx) error {
+		if old, err := getRecord(tx, rec.ID); err == nil && old.LastTagged.After(rec.LastTagged) {
+			rec.LastTagged = old.LastTagged // pulled or loaded again: its tags stay as old
+		}
 		if err := putRecord(tx, rec); err != nil {
 			return err
 		}

@@ -161,15 +161,19 @@ type Image struct {
 	ChainIDs []digest.Digest
 	// Config is the image configuration (entrypoint, env, history, rootfs).
 	Config ocispec.Image
+	// LastTagTime is when `tag` or `import` last named the image; zero if
+	// neither ever did (Docker does not count pulls and loads either).
+	LastTagTime time.Time
 }
 
 func toImage(r *record, names []string) (Image, error) {
 	img := Image{
-		ID:       r.ID,
-		Size:     r.Size,
-		Manifest: r.Manifest,
-		Layers:   r.Layers,
-		ChainIDs: r.ChainIDs,
+		ID:          r.ID,
+		Size:        r.Size,
+		Manifest:    r.Manifest,
+		Layers:      r.Layers,
+		ChainIDs:    r.ChainIDs,
+		LastTagTime: r.LastTagged,
 	}
 	if err := json.Unmarshal(r.Config, &img.Config); err != nil {
 		return Image{}, fmt.Errorf("image %s: decode config: %w", r.ID, err)
@@ -413,7 +417,12 @@ func (s *Service) Tag(ctx context.Context, src, newRef string) error {
 		if err != nil {
 			return err
 		}
-		return putRef(tx, named.String(), refRecord{ID: r.ID, Target: r.Manifest, Added: time.Now().UTC()})
+		now := time.Now().UTC()
+		r.LastTagged = now
+		if err := putRecord(tx, r); err != nil {
+			return err
+		}
+		return putRef(tx, named.String(), refRecord{ID: r.ID, Target: r.Manifest, Added: now})
 	})
 }
 

@@ -31,6 +31,9 @@ type record struct {
 	ChainIDs []digest.Digest      `json:"chainIDs"`
 	Size     int64                `json:"size"`
 	Added    time.Time            `json:"added"`
+	// LastTagged is when a tag or import last gave the image a name (what
+	// docker inspect calls LastTagTime); zero when only pulls and loads did.
+	LastTagged time.Time `json:"lastTagged,omitzero"`
 }
 
 // blobs lists the content blobs the image keeps alive.
