@@ -121,6 +121,10 @@ func (c *CLI) newRootCommand() *cobra.Command {
 		SilenceUsage:      true,
 		Args:              cobra.ArbitraryArgs,
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+		// The global options go before the command, as docker's do, and
+		// belong to the root alone: "berth history -H" is --human, "berth
+		// ps -l" --latest, not the host and the log level.
+		TraverseChildren:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return c.setUp(cmd) },
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if c.opts.Version {
@@ -136,12 +140,12 @@ func (c *CLI) newRootCommand() *cobra.Command {
 	root.SetErr(c.env.Stderr)
 	root.SetFlagErrorFunc(flagError)
 
-	flags := root.PersistentFlags()
+	flags := root.Flags()
 	flags.StringVarP(&c.opts.Host, "host", "H", "", "Daemon socket to connect to (unix:///path; default $BERTH_HOST, $DOCKER_HOST or "+DefaultHost+")")
 	flags.StringVarP(&c.opts.LogLevel, "log-level", "l", "info", `Set the logging level ("debug", "info", "warn", "error", "fatal")`)
 	flags.BoolVarP(&c.opts.Debug, "debug", "D", false, "Enable debug mode")
 	flags.StringVar(&c.opts.ConfigDir, "config", "", "Location of client config files (default $DOCKER_CONFIG or ~/.docker)")
-	root.Flags().BoolVarP(&c.opts.Version, "version", "v", false, "Print version information and quit")
+	flags.BoolVarP(&c.opts.Version, "version", "v", false, "Print version information and quit")
 
 	root.AddCommand(
 		c.newVersionCommand(),

@@ -54,10 +54,17 @@ func TestCompletionCandidates(t *testing.T) {
 		t.Errorf("__complete sys: exit %d %q", r.code, r.stdout)
 	}
 	r = run(t, nil, "__complete", "system", "df", "--")
-	for _, f := range []string{"--verbose", "--format", "--host"} {
+	for _, f := range []string{"--verbose", "--format"} {
 		if !strings.Contains(r.stdout, f) {
 			t.Errorf("__complete system df --: lacks %s:\n%s", f, r.stdout)
 		}
+	}
+	// The global options go before the command, as docker's do.
+	if strings.Contains(r.stdout, "--host") {
+		t.Errorf("__complete system df --: offers the global --host after the command:\n%s", r.stdout)
+	}
+	if r := run(t, nil, "__complete", "--"); !strings.Contains(r.stdout, "--host") {
+		t.Errorf("__complete --: lacks --host:\n%s", r.stdout)
 	}
 	if r := run(t, nil, "completion", "fish"); r.code != 1 || !strings.Contains(r.stderr, `invalid argument "fish"`) {
 		t.Errorf("completion fish: exit %d %q", r.code, r.stderr)

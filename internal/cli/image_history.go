@@ -61,8 +61,7 @@ func (c *CLI) newHistoryCommand() *cobra.Command {
 		},
 	}
 	flags := cmd.Flags()
-	// docker's shorthand -H is berth's global --host: --human has none.
-	flags.BoolVar(&opts.Human, "human", true, "Print sizes and dates in human readable format")
+	flags.BoolVarP(&opts.Human, "human", "H", true, "Print sizes and dates in human readable format")
 	flags.BoolVarP(&opts.Quiet, "quiet", "q", false, "Only show image IDs")
 	flags.BoolVar(&opts.NoTrunc, "no-trunc", false, "Don't truncate output")
 	flags.StringVar(&opts.Format, "format", "", formatHelp)

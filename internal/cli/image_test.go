@@ -347,9 +347,13 @@ func TestHistory(t *testing.T) {
 		t.Errorf("exit %d (%s)\ngot:\n%s\nwant:\n%s", r.code, r.stderr, r.stdout, want)
 	}
 	stamp := time.Unix(created, 0).Format(time.RFC3339)
-	r = runAt(t, d, "image", "history", "--human=false", "--no-trunc", "--format", "{{.ID}}|{{.CreatedSince}}|{{.Size}}", "bbox")
-	if r.stdout != bboxID+"|"+stamp+"|0\n<missing>|"+stamp+"|5067000\n" {
-		t.Errorf("--human=false --no-trunc: %q", r.stdout)
+	// After the command, -H is history's --human, as in docker; the global
+	// -H (the host, given by runAt) goes before it.
+	for _, human := range []string{"--human=false", "-H=false"} {
+		r = runAt(t, d, "image", "history", human, "--no-trunc", "--format", "{{.ID}}|{{.CreatedSince}}|{{.Size}}", "bbox")
+		if r.stdout != bboxID+"|"+stamp+"|0\n<missing>|"+stamp+"|5067000\n" {
+			t.Errorf("%s --no-trunc: exit %d %q %s", human, r.code, r.stdout, r.stderr)
+		}
 	}
 	if r := runAt(t, d, "history", "-q", "bbox"); r.stdout != "3f57d9401f8d\n<missing>\n" {
 		t.Errorf("-q: %q", r.stdout)
