@@ -151,6 +151,10 @@ func (d *Daemon) ImageHistory(ctx context.Context, ref string) ([]imagetypes.His
 	if err != nil {
 		return nil, err
 	}
+	sizes, err := d.images.LayerSizes(ctx, img)
+	if err != nil {
+		return nil, err
+	}
 	var out []imagetypes.HistoryResponseItem
 	layer := 0
 	for _, h := range img.Config.History {
@@ -158,9 +162,8 @@ func (d *Daemon) ImageHistory(ctx context.Context, ref string) ([]imagetypes.His
 		if h.Created != nil {
 			item.Created = h.Created.Unix()
 		}
-		if !h.EmptyLayer && layer < len(img.Layers) {
-			// The registry's (compressed) size: the unpacked size per layer is not kept.
-			item.Size = img.Layers[layer].Size
+		if !h.EmptyLayer && layer < len(sizes) {
+			item.Size = sizes[layer]
 			layer++
 		}
 		out = append([]imagetypes.HistoryResponseItem{item}, out...)

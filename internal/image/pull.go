@@ -484,6 +484,20 @@ func (s *Service) unpackJob(ctx context.Context, l *lease, j *layerJob, progress
 	return n, nil
 }
 
+// LayerSizes returns the bytes of file content each of img's layers holds,
+// base first, as docker history shows them.
+func (s *Service) LayerSizes(ctx context.Context, img Image) ([]int64, error) {
+	sizes := make([]int64, len(img.ChainIDs))
+	for i, c := range img.ChainIDs {
+		n, err := s.layerSize(ctx, c)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: layer %d: %w", img.ID, i, err)
+		}
+		sizes[i] = n
+	}
+	return sizes, nil
+}
+
 // layerSize reads the size recorded on a committed layer snapshot.
 func (s *Service) layerSize(ctx context.Context, chainID digest.Digest) (int64, error) {
 	info, err := s.sn.Stat(ctx, chainID.String())

@@ -96,6 +96,16 @@ func TestImagesThroughTheDockerCLI(t *testing.T) {
 	if out := d.mustDocker("history", "bbox"); !strings.Contains(out, "IMAGE") || !strings.Contains(out, strings.TrimPrefix(id, "sha256:")[:12]) {
 		t.Errorf("docker history:\n%s", out)
 	}
+	// As in Docker: a layer's size in history is its unpacked size, which
+	// for a one-layer image is the image's own; an import with a name is a
+	// tag, so LastTagTime is set.
+	size := strings.TrimSpace(d.mustDocker("image", "inspect", "--format", "{{.Size}}", "bbox"))
+	if out := d.mustDocker("history", "--human=false", "--format", "{{.Size}}", "bbox"); !strings.Contains(out, "\n"+size+"\n") && !strings.HasSuffix(out, size+"\n") {
+		t.Errorf("docker history sizes %q, want the layer's %s bytes among them", out, size)
+	}
+	if out := d.mustDocker("image", "inspect", "--format", "{{.Metadata.LastTagTime.IsZero}}", "bbox"); strings.TrimSpace(out) != "false" {
+		t.Errorf("LastTagTime after a named import is zero")
+	}
 	d.mustDocker("tag", "bbox", "bbox:second")
 	d.mustDocker("tag", "bbox", "other/bbox:v1")
 	if out := d.mustDocker("images", "--format", "{{.Repository}}:{{.Tag}}", "other/bbox"); strings.TrimSpace(out) != "other/bbox:v1" {
