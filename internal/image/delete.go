@@ -2,12 +2,14 @@ package image
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/berth-engine/berth/internal/snapshot"
@@ -240,6 +242,26 @@ func (s *Service) gc(ctx context.Context) (int64, error) {
 		for c := range l.snapshots {
 			chains[c] = struct{}{}
 		}
+	}
+	// A compressed copy lives as long as the layer blob it was made of.
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketCompressed).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if _, ok := blobs[digest.Digest(k)]; !ok {
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				continue
+			}
+			var desc ocispec.Descriptor
+			if json.Unmarshal(v, &desc) == nil {
+				blobs[desc.Digest] = struct{}{}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("garbage collection: %w", err)
 	}
 	freed, err := s.cs.Prune(ctx, func(d digest.Digest) bool { _, ok := blobs[d]; return ok })
 	if err != nil {

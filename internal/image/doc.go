@@ -35,8 +35,13 @@
 //	<root>/images.db
 //	    meta/schema            -> "1"
 //	    images/<image ID>      -> {manifest descriptor, config bytes, layer
-//	                               descriptors, chain IDs, size, added}
+//	                               descriptors, chain IDs, size, added,
+//	                               last tagged}
 //	    refs/<normalised name> -> {image ID, target descriptor, added}
+//	    compressed/<layer blob digest> -> descriptor of the gzip copy a push
+//	                               made of an uncompressed layer (kept while
+//	                               the layer blob is; the next push sends it
+//	                               without compressing again)
 //	<root>/tmp/                   mount points of layers being unpacked
 //
 // # Pull

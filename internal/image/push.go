@@ -70,10 +70,6 @@ func (s *Service) Push(ctx context.Context, ref string, opts PushOptions) (ocisp
 		return ocispec.Descriptor{}, fmt.Errorf("push %s: decode manifest: %w", ref, err)
 	}
 	progress := serialized(opts.Progress)
-	mdesc, m, mbytes, err := s.forPush(ctx, l, rec.Manifest, m, mbytes, progress)
-	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("push %s: %w", ref, err)
-	}
 	// Repositories of the same registry that hold the image's blobs.
 	var mountFrom []string
 	for _, n := range others {
@@ -89,18 +85,27 @@ func (s *Service) Push(ctx context.Context, ref string, opts PushOptions) (ocisp
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("push %s: %w", ref, err)
 	}
-	blobs := append([]ocispec.Descriptor{m.Config}, m.Layers...)
-	errs := make([]error, len(blobs))
+	// The config and every layer at once; a layer may change form (gzip) on the way.
+	layers := slices.Clone(m.Layers)
+	errs := make([]error, len(layers)+1)
 	var wg sync.WaitGroup
-	for i, d := range blobs {
+	progress(Progress{ID: shortDigest(m.Config.Digest), Action: "Preparing"})
+	for _, d := range layers {
 		progress(Progress{ID: shortDigest(d.Digest), Action: "Preparing"})
-		wg.Go(func() { errs[i] = s.pushBlob(ctx, repo, d, mountFrom, progress) })
+	}
+	wg.Go(func() { errs[0] = s.pushBlob(ctx, repo, m.Config, mountFrom, progress) })
+	for i, d := range m.Layers {
+		wg.Go(func() { layers[i], errs[i+1] = s.pushLayer(ctx, l, repo, d, mountFrom, progress) })
 	}
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
 			return ocispec.Descriptor{}, fmt.Errorf("push %s: %w", reference.FamiliarString(named), err)
 		}
+	}
+	mdesc, mbytes, err := s.manifestFor(ctx, l, rec.Manifest, mbytes, m, layers)
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("push %s: %w", ref, err)
 	}
 	tag := distribution.TagOrDigest(named)
 	if err := repo.PushManifest(ctx, tag, mdesc, mbytes); err != nil {

@@ -19,7 +19,10 @@ var (
 	bucketMeta   = []byte("meta")
 	bucketImages = []byte("images")
 	bucketRefs   = []byte("refs")
-	keySchema    = []byte("schema")
+	// bucketCompressed maps an uncompressed layer blob's digest to the
+	// descriptor of the gzip copy a push made of it.
+	bucketCompressed = []byte("compressed")
+	keySchema        = []byte("schema")
 )
 
 // record is an image as images.db keeps it, under its ID.
@@ -73,7 +76,7 @@ func openDB(path string) (*bolt.DB, error) {
 		default:
 			return fmt.Errorf("image metadata schema %q, this berth reads %q: %w", v, SchemaVersion, errdefs.ErrFailedPrecondition)
 		}
-		for _, b := range [][]byte{bucketImages, bucketRefs} {
+		for _, b := range [][]byte{bucketImages, bucketRefs, bucketCompressed} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -125,6 +128,23 @@ func putRef(tx *bolt.Tx, name string, r refRecord) error {
 		return err
 	}
 	return tx.Bucket(bucketRefs).Put([]byte(name), b)
+}
+
+func getCompressed(tx *bolt.Tx, d digest.Digest) (ocispec.Descriptor, bool) {
+	var desc ocispec.Descriptor
+	v := tx.Bucket(bucketCompressed).Get([]byte(d))
+	if v == nil || json.Unmarshal(v, &desc) != nil {
+		return ocispec.Descriptor{}, false
+	}
+	return desc, true
+}
+
+func putCompressed(tx *bolt.Tx, d digest.Digest, desc ocispec.Descriptor) error {
+	b, err := json.Marshal(desc)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketCompressed).Put([]byte(d), b)
 }
 
 // forEachRecord calls fn for every image.
