@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -340,8 +341,15 @@ func (d *Daemon) ImagesSave(ctx context.Context, refs []string, format string, w
 			return err
 		}
 		n := imagearchive.Named{Target: img.Manifest}
-		if r, err := reference.ParseNormalizedNamed(ref); err == nil && !strings.HasPrefix(img.ID.Encoded(), ref) {
-			n.Names = []string{reference.TagNameOnly(r).String()}
+		// Saved by one of its tags, the image keeps that tag in the file; saved
+		// by ID or digest, none, as docker save does.
+		if r, err := reference.ParseNormalizedNamed(ref); err == nil {
+			if _, digested := r.(reference.Digested); !digested {
+				tagged := reference.TagNameOnly(r)
+				if slices.Contains(img.RepoTags, reference.FamiliarString(tagged)) {
+					n.Names = []string{tagged.String()}
+				}
+			}
 		}
 		named = append(named, n)
 	}
@@ -365,11 +373,15 @@ func (d *Daemon) ImagesLoad(ctx context.Context, src io.Reader, quiet bool, prog
 		if err != nil {
 			return err
 		}
-		if len(img.RepoTags) == 0 {
+		// What the file named, not every tag the image has here, as docker load.
+		if len(ai.Names) == 0 {
 			progress.WriteProgress(jsonstream.Message{Stream: "Loaded image ID: " + img.ID.String() + "\n"})
 		}
-		for _, t := range img.RepoTags {
-			progress.WriteProgress(jsonstream.Message{Stream: "Loaded image: " + t + "\n"})
+		for _, n := range ai.Names {
+			if r, err := reference.ParseNormalizedNamed(n); err == nil {
+				n = reference.FamiliarString(r)
+			}
+			progress.WriteProgress(jsonstream.Message{Stream: "Loaded image: " + n + "\n"})
 		}
 		d.events.Publish(eventtypes.ImageEventType, "load", actor(img.ID.String(), nil))
 	}

@@ -94,6 +94,9 @@ type tarState struct {
 }
 
 func (st *tarState) member(ctx context.Context, hdr *tar.Header, r io.Reader) error {
+	if hdr.Typeflag == tar.TypeDir {
+		return nil // "./", "blobs/": an archive made with tar -C dir -c . has them
+	}
 	name, err := cleanName(hdr.Name)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package imagearchive_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"flag"
@@ -167,6 +168,22 @@ func TestOCIRoundTrip(t *testing.T) {
 	}
 	if len(fromDir) != 2 || fromDir[1].Target.Digest != images[1].Target.Digest || !slices.Equal(fromDir[0].Names, wantNames[0]) {
 		t.Errorf("ReadDir gave %+v", fromDir)
+	}
+
+	// And packed again as `tar -C dir -c .` packs it: "./" and directories first.
+	members := []member{{name: "./", typ: tar.TypeDir}, {name: "./blobs/", typ: tar.TypeDir}, {name: "./blobs/sha256/", typ: tar.TypeDir}}
+	for _, m := range listTar(t, buf.Bytes()) {
+		if !strings.HasSuffix(m.name, "/") {
+			members = append(members, member{name: "./" + m.name, body: m.body})
+		}
+	}
+	_, sink3 := newSink(t)
+	dotted, err := imagearchive.Read(ctx, bytes.NewReader(makeTar(t, members...)), sink3)
+	if err != nil {
+		t.Fatalf("a layout packed with tar -C dir -c .: %v", err)
+	}
+	if len(dotted) != 2 || dotted[0].Target.Digest != images[0].Target.Digest || !slices.Equal(dotted[0].Names, wantNames[0]) {
+		t.Errorf("the ./-prefixed archive gave %+v", dotted)
 	}
 }
 
