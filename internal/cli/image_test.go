@@ -427,7 +427,7 @@ func TestLoginLogout(t *testing.T) {
 	config := t.TempDir()
 	os.WriteFile(filepath.Join(config, "config.json"), []byte(`{"detachKeys":"ctrl-x","auths":{"https://index.docker.io/v1/":{"auth":"eDp5"}}}`), 0o600)
 	r := runIn(t, d, "s3cret\n", "--config", config, "login", "-u", "alice", "--password-stdin", "https://reg.local:5000/v2/")
-	if r.code != 0 || r.stdout != "Login Succeeded\n" || !strings.HasPrefix(r.stderr, "WARNING! Your credentials are stored unencrypted in '"+filepath.Join(config, "config.json")+"'.") {
+	if r.code != 0 || r.stdout != "Login Succeeded\n" || !strings.HasPrefix(r.stderr, "\nWARNING! Your credentials are stored unencrypted in '"+filepath.Join(config, "config.json")+"'.") {
 		t.Fatalf("login: exit %d %q %q", r.code, r.stdout, r.stderr)
 	}
 	if got.Username != "alice" || got.Password != "s3cret" || got.ServerAddress != "reg.local:5000" {
@@ -451,7 +451,9 @@ func TestLoginLogout(t *testing.T) {
 		stderr string
 	}{
 		{[]string{"login", "reg.local:5000"}, "Error: Cannot perform an interactive login from a non TTY device\n"},
-		{[]string{"login", "--password-stdin"}, "Must provide --username with --password-stdin\n"},
+		{[]string{"login", "--password-stdin"}, "the --password-stdin option requires --username to be set\n"},
+		{[]string{"login", "-u", "a", "-p", "b", "--password-stdin"}, "conflicting options: cannot specify both --password and --password-stdin\n"},
+		{[]string{"login", "-u", "", "-p", "b"}, "username is empty\n"},
 	} {
 		if r := runIn(t, d, "", tc.args...); r.code != 1 || r.stderr != tc.stderr {
 			t.Errorf("%v: exit %d %q", tc.args, r.code, r.stderr)

@@ -5,49 +5,150 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/registry"
 )
 
-// Credentials live in <config dir>/config.json as docker keeps them:
+// Credentials live where the docker CLI keeps them, and berth finds them the
+// way docker 28 does, so both CLIs share one login. <config dir>/config.json:
 //
 //	{
 //		"auths": {
 //			"https://index.docker.io/v1/": {"auth": "base64(user:password)"},
-//			"reg.example:5000": {"auth": "...", "identitytoken": "..."}
+//			"reg.example:5000": {"auth": "...", "identitytoken": "..."},
+//			"ghcr.io": {}
 //		},
+//		"credsStore": "pass",
+//		"credHelpers": {"123456789012.dkr.ecr.eu-west-1.amazonaws.com": "ecr-login"},
 //		...other keys, kept as they are
 //	}
 //
-// Docker Hub's key is its historical index address; any other registry's is
-// its host[:port]. Credential helpers (credsStore, credHelpers) are not
-// supported: berth reads and writes the file only.
+// Every registry has a key: Docker Hub's is its historical index address
+// "https://index.docker.io/v1/", any other registry's is its host[:port].
+// The key chooses the store that holds the registry's credentials:
+//
+//   - credHelpers[key], when present, names the credential helper of that
+//     registry alone (an empty name means the file itself);
+//   - else credsStore names the helper of every registry;
+//   - else the credentials sit in "auths", in the file (fileStore).
+//
+// A helper is the program docker-credential-<name> found along PATH, spoken
+// to with the docker-credential-helpers protocol (registry_credhelper.go).
+// A login through a helper leaves an empty entry under "auths" ("ghcr.io"
+// above): a marker of where one is logged in; the secret is in the helper.
+//
+// A file without any credentials setting (no auths, credsStore nor
+// credHelpers) gets the platform's default helper when it is installed: on
+// Linux docker-credential-pass when `pass` is on PATH, else
+// docker-credential-secretservice. The next save writes it as credsStore, as
+// docker does.
+//
+// Pull and push send the credentials they find (nothing when a store fails:
+// docker 28 pulls anonymously then); login stores; logout erases.
 
 // dockerHubServer is the key of Docker Hub's credentials.
 const dockerHubServer = "https://index.docker.io/v1/"
 
-// authEntry is one registry's stored credentials.
+// authEntry is one registry's entry under "auths", decoded: "auth" holds
+// base64("username:password"), written back the same way.
 type authEntry struct {
-	Auth          string `json:"auth,omitempty"`
-	IdentityToken string `json:"identitytoken,omitempty"`
+	Username      string
+	Password      string
+	Email         string // deprecated by docker, kept as found
+	IdentityToken string
+	RegistryToken string
 }
 
-// clientConfig is config.json: its auths, and every other key untouched.
+// authEntryJSON is an entry as config.json spells it. Docker also reads
+// "username" and "password" written out in clear, and writes them as "auth".
+type authEntryJSON struct {
+	Auth          string `json:"auth,omitempty"`
+	Username      string `json:"username,omitempty"`
+	Password      string `json:"password,omitempty"`
+	Email         string `json:"email,omitempty"`
+	IdentityToken string `json:"identitytoken,omitempty"`
+	RegistryToken string `json:"registrytoken,omitempty"`
+}
+
+func (e *authEntry) UnmarshalJSON(b []byte) error {
+	var j authEntryJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*e = authEntry{Username: j.Username, Password: j.Password, Email: j.Email, IdentityToken: j.IdentityToken, RegistryToken: j.RegistryToken}
+	if j.Auth != "" {
+		// An undecodable "auth" reads as no username and password.
+		b, err := base64.StdEncoding.DecodeString(j.Auth)
+		if err != nil {
+			b = nil
+		}
+		e.Username, e.Password, _ = strings.Cut(string(b), ":")
+		e.Password = strings.Trim(e.Password, "\x00")
+	}
+	return nil
+}
+
+func (e authEntry) MarshalJSON() ([]byte, error) {
+	j := authEntryJSON{Email: e.Email, IdentityToken: e.IdentityToken, RegistryToken: e.RegistryToken}
+	if e.Username != "" || e.Password != "" {
+		j.Auth = base64.StdEncoding.EncodeToString([]byte(e.Username + ":" + e.Password))
+	}
+	return json.Marshal(j)
+}
+
+// clientConfig is config.json: its credentials settings, every other key
+// untouched, and what it takes to run credential helpers.
 type clientConfig struct {
-	path  string
-	other map[string]json.RawMessage
-	auths map[string]authEntry
+	path        string
+	other       map[string]json.RawMessage
+	auths       map[string]authEntry
+	credsStore  string
+	credHelpers map[string]string
+
+	// searchPath is the PATH along which helper programs are found.
+	searchPath string
+	// stderr receives helpers' own messages and the warning about
+	// credentials stored in clear.
+	stderr io.Writer
 }
 
 func (c *CLI) configPath() string { return filepath.Join(c.ConfigDir(), "config.json") }
 
+// loadConfig reads the CLI's config.json (a missing file is an empty
+// configuration) with its default credential helper chosen, ready to run
+// helpers along the CLI's PATH.
+func (c *CLI) loadConfig() (*clientConfig, error) {
+	cfg, err := loadClientConfig(c.configPath())
+	if err != nil {
+		return nil, err
+	}
+	cfg.searchPath = c.env.Getenv("PATH")
+	cfg.stderr = c.env.Stderr
+	if cfg.stderr == nil {
+		cfg.stderr = io.Discard
+	}
+	if !cfg.containsAuth() {
+		if name := defaultCredentialsStore(cfg.searchPath); name != "" {
+			cfg.credsStore = name
+			raw, _ := json.Marshal(name)
+			cfg.other["credsStore"] = raw
+		}
+	}
+	return cfg, nil
+}
+
 // loadClientConfig reads path; a missing file is an empty configuration.
 func loadClientConfig(path string) (*clientConfig, error) {
-	cfg := &clientConfig{path: path, other: map[string]json.RawMessage{}, auths: map[string]authEntry{}}
+	cfg := &clientConfig{path: path, other: map[string]json.RawMessage{}, auths: map[string]authEntry{}, stderr: io.Discard}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return cfg, nil
@@ -61,15 +162,22 @@ func loadClientConfig(path string) (*clientConfig, error) {
 	if err := json.Unmarshal(data, &cfg.other); err != nil {
 		return nil, fmt.Errorf("client configuration %s: %w", path, err)
 	}
-	if raw, ok := cfg.other["auths"]; ok {
-		if err := json.Unmarshal(raw, &cfg.auths); err != nil {
-			return nil, fmt.Errorf("client configuration %s: auths: %w", path, err)
-		}
-		if cfg.auths == nil {
-			cfg.auths = map[string]authEntry{}
+	for key, dst := range map[string]any{"auths": &cfg.auths, "credsStore": &cfg.credsStore, "credHelpers": &cfg.credHelpers} {
+		if raw, ok := cfg.other[key]; ok {
+			if err := json.Unmarshal(raw, dst); err != nil {
+				return nil, fmt.Errorf("client configuration %s: %s: %w", path, key, err)
+			}
 		}
 	}
+	if cfg.auths == nil {
+		cfg.auths = map[string]authEntry{}
+	}
 	return cfg, nil
+}
+
+// containsAuth reports whether the file says anything about credentials.
+func (cfg *clientConfig) containsAuth() bool {
+	return cfg.credsStore != "" || len(cfg.credHelpers) > 0 || len(cfg.auths) > 0
 }
 
 // save writes the configuration atomically, readable by its owner only.
@@ -105,48 +213,98 @@ func (cfg *clientConfig) save() error {
 	return nil
 }
 
-// lookup finds the credentials for server (a key as login stores it), also
-// under the older spellings "http://host" and "https://host/...".
-func (cfg *clientConfig) lookup(server string) (registry.AuthConfig, bool) {
-	if e, ok := cfg.auths[server]; ok {
-		return e.decode(server), true
+// credentialStore holds registries' credentials by key. get of a key it has
+// nothing for returns empty credentials and no error.
+type credentialStore interface {
+	get(key string) (registry.AuthConfig, error)
+	// store keeps ac under ac.ServerAddress.
+	store(ac registry.AuthConfig) error
+	erase(key string) error
+}
+
+// storeFor is the store that holds the credentials of key: its own helper,
+// else the common one, else the file.
+func (cfg *clientConfig) storeFor(key string) credentialStore {
+	name := cfg.credsStore
+	if h, ok := cfg.credHelpers[key]; ok && key != "" {
+		name = h
 	}
-	host := registryHostname(server)
-	for _, k := range sortedKeys(cfg.auths) {
-		if registryHostname(k) == host {
-			return cfg.auths[k].decode(server), true
+	file := fileStore{cfg}
+	if name == "" {
+		return file
+	}
+	return helperStore{helper: credentialHelper{name: "docker-credential-" + name, searchPath: cfg.searchPath, stderr: cfg.stderr}, file: file}
+}
+
+// fileStore keeps credentials in clear under "auths".
+type fileStore struct{ cfg *clientConfig }
+
+// get finds key's entry, else one written under an older spelling of the
+// same registry ("https://reg.example:5000", "http://reg.example/v1/"); the
+// credentials carry the key they were found under.
+func (s fileStore) get(key string) (registry.AuthConfig, error) {
+	if e, ok := s.cfg.auths[key]; ok {
+		return e.authConfig(key), nil
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.cfg.auths)) {
+		if convertToHostname(k) == key {
+			return s.cfg.auths[k].authConfig(k), nil
 		}
 	}
-	return registry.AuthConfig{ServerAddress: server}, false
+	return registry.AuthConfig{}, nil
 }
 
-func (e authEntry) decode(server string) registry.AuthConfig {
-	ac := registry.AuthConfig{ServerAddress: server, IdentityToken: e.IdentityToken}
-	if b, err := base64.StdEncoding.DecodeString(e.Auth); err == nil {
-		ac.Username, ac.Password, _ = strings.Cut(string(b), ":")
+// store writes the file only when the entry changes, and then warns that a
+// password is kept in clear, as docker does.
+func (s fileStore) store(ac registry.AuthConfig) error {
+	old, had := s.cfg.auths[ac.ServerAddress]
+	e := authEntry{Username: ac.Username, Password: ac.Password, Email: old.Email, IdentityToken: ac.IdentityToken, RegistryToken: ac.RegistryToken}
+	if had && old == e {
+		return nil
 	}
-	return ac
-}
-
-func encodeEntry(ac registry.AuthConfig) authEntry {
-	e := authEntry{IdentityToken: ac.IdentityToken}
-	if ac.Username != "" || ac.Password != "" {
-		e.Auth = base64.StdEncoding.EncodeToString([]byte(ac.Username + ":" + ac.Password))
+	s.cfg.auths[ac.ServerAddress] = e
+	if err := s.cfg.save(); err != nil {
+		return err
 	}
-	return e
+	if ac.Password != "" {
+		fmt.Fprintf(s.cfg.stderr, "\nWARNING! Your credentials are stored unencrypted in '%s'.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/go/credential-store/\n\n", s.cfg.path)
+	}
+	return nil
 }
 
-// registryHostname is the host[:port] of a server address as users write
-// it: "https://reg.example:5000/v2/" -> "reg.example:5000".
-func registryHostname(server string) string {
-	s := strings.TrimPrefix(strings.TrimPrefix(server, "https://"), "http://")
-	s, _, _ = strings.Cut(s, "/")
-	return s
+// erase removes key's entry; the file is written only if it had one.
+func (s fileStore) erase(key string) error {
+	if _, ok := s.cfg.auths[key]; !ok {
+		return nil
+	}
+	delete(s.cfg.auths, key)
+	return s.cfg.save()
+}
+
+func (e authEntry) authConfig(key string) registry.AuthConfig {
+	return registry.AuthConfig{Username: e.Username, Password: e.Password, ServerAddress: key,
+		IdentityToken: e.IdentityToken, RegistryToken: e.RegistryToken}
+}
+
+// convertToHostname is the host[:port] of a server address as users write
+// it: "https://reg.example:5000/v2/" -> "reg.example:5000", "reg.example/x"
+// -> "reg.example".
+func convertToHostname(server string) string {
+	if strings.Contains(server, "://") {
+		if u, err := url.Parse(server); err == nil && u.Hostname() != "" {
+			if u.Port() == "" {
+				return u.Hostname()
+			}
+			return net.JoinHostPort(u.Hostname(), u.Port())
+		}
+	}
+	host, _, _ := strings.Cut(server, "/")
+	return host
 }
 
 // serverKey is the config.json key of the registry that serves ref.
 func serverKey(ref reference.Named) string {
-	if d := reference.Domain(ref); d != "docker.io" {
+	if d := reference.Domain(ref); d != "docker.io" && d != "index.docker.io" {
 		return d
 	}
 	return dockerHubServer
@@ -154,13 +312,15 @@ func serverKey(ref reference.Named) string {
 
 // registryAuth is the X-Registry-Auth value for pulling or pushing ref: the
 // stored credentials for its registry (or none) as base64url JSON, the form
-// moby's client passes on.
+// moby's client passes on. A store that fails (a helper missing or broken)
+// means anonymous, as with docker 28; the helper's own messages reach stderr.
 func (c *CLI) registryAuth(ref reference.Named) (string, error) {
-	cfg, err := loadClientConfig(c.configPath())
+	cfg, err := c.loadConfig()
 	if err != nil {
 		return "", err
 	}
-	ac, _ := cfg.lookup(serverKey(ref))
+	key := serverKey(ref)
+	ac, _ := cfg.storeFor(key).get(key)
 	return encodeAuthConfig(ac)
 }
 
