@@ -59,9 +59,9 @@ func OpenWriter(cfg Config, attrs map[string]string) (Writer, error) {
 
 type nopWriter struct{}
 
-func (nopWriter) Log(Message) error           { return nil }
+func (nopWriter) Log(Message) error             { return nil }
 func (nopWriter) LogBatch(msgs []Message) error { return nil }
-func (nopWriter) Close() error                { return nil }
+func (nopWriter) Close() error                  { return nil }
 
 // fileWriter appends entries to path and rotates it:
 //
