@@ -4,7 +4,8 @@
 // # Model
 //
 // The container's shim owns a Writer (OpenWriter) and feeds it messages —
-// (stream, line, time) — usually through a LineWriter per stream that cuts the
+// (stream, line, time) — either already cut into lines (EntryWriter: WriteLog
+// per entry, Flush per read) or through a LineWriter per stream that cuts the
 // pipe's bytes into lines as Docker's copier does. berthd opens Readers
 // (NewReader) for `docker logs`, in another process, as many as it likes. They
 // meet only in the files:
@@ -60,8 +61,9 @@
 // entry is cut off, and a rotation stopped between its link and its rename is
 // completed. A compressed file is fsynced before it is renamed into place and its
 // uncompressed original removed, so a crash never leaves an empty .gz as the only
-// copy. Renames themselves are not followed by a directory fsync: after a power
-// cut a rotation may be undone, never half done.
+// copy. Renames are not followed by a directory fsync: after a power cut part of
+// a rotation may be undone, which leaves one of the states a rotation passes
+// through — readers accept them all and the next writer completes it.
 //
 // The package is Linux only (OFD locks, inotify). Attributes for the log
 // options labels, env and tag are computed by package logattrs.

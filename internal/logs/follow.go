@@ -45,6 +45,19 @@ func (r *Reader) follow(ctx context.Context, s *segment, opts ReadOptions, w *di
 		until = t.C
 	}
 
+	// wait returns true when there may be something new, false when the follow
+	// is over (ctx is done: err says so; or Until passed).
+	wait := func() (bool, error) {
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-until:
+			return false, nil
+		case <-w.C():
+		case <-tick.C:
+		}
+		return true, nil
+	}
 	var m Message
 	// drain yields what is there now; false when the read is over.
 	drain := func() (bool, error) {
@@ -78,6 +91,12 @@ func (r *Reader) follow(ctx context.Context, s *segment, opts ReadOptions, w *di
 				return err
 			}
 			nf, nid, err := r.successor(id)
+			if errors.Is(err, errMidRotation) {
+				if more, err := wait(); !more {
+					return err
+				}
+				continue
+			}
 			if err != nil || nf == nil {
 				return err
 			}
@@ -99,13 +118,8 @@ func (r *Reader) follow(ctx context.Context, s *segment, opts ReadOptions, w *di
 			_, err := drain()
 			return err
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-until:
-			return nil
-		case <-w.C():
-		case <-tick.C:
+		if more, err := wait(); !more {
+			return err
 		}
 	}
 }
@@ -127,7 +141,7 @@ func (r *Reader) replaced(id fileID) (bool, error) {
 // reader fell more than a rotation behind and it was compressed, or max-file is
 // 1), the current file is next, as in Docker. nil if there is no log any more.
 func (r *Reader) successor(id fileID) (file, fileID, error) {
-	for range 20 {
+	for range 3 {
 		found := 0 // id's index, 0 if not found
 		for k, misses := 1, 0; misses < 2 && k < 1<<16; k++ {
 			fi, err := os.Stat(r.rotated(k))
@@ -170,8 +184,12 @@ func (r *Reader) successor(id fileID) (file, fileID, error) {
 		}
 		f.Close()
 	}
-	return nil, fileID{}, errors.New("log files kept rotating while following")
+	return nil, fileID{}, errMidRotation
 }
+
+// errMidRotation: the files are being renamed (the writer may be descheduled in
+// the middle of a rotation); wait for the next event and look again.
+var errMidRotation = errors.New("log files are being rotated")
 
 func (r *Reader) rotated(k int) string { return r.path + "." + strconv.Itoa(k) }
 

@@ -29,17 +29,40 @@ func (jsonCodec) encoder(attrs map[string]string) ([]byte, entryEncoder, error) 
 			return nil, nil, fmt.Errorf("encode log attrs: %w", err)
 		}
 	}
+	// Lines cut from one read share a time: format it once.
+	var lastT time.Time
+	var lastTS []byte
 	enc := func(dst []byte, stream string, line []byte, partial bool, t time.Time) ([]byte, error) {
-		return appendJSONEntry(dst, stream, line, partial, raw, t)
+		if !t.Equal(lastT) || lastTS == nil {
+			ts, err := appendJSONTime(lastTS[:0], t)
+			if err != nil {
+				return dst, err
+			}
+			lastT, lastTS = t, ts
+		}
+		return appendJSONEntryTS(dst, stream, line, partial, raw, lastTS), nil
 	}
 	return nil, enc, nil
 }
 
-func appendJSONEntry(dst []byte, stream string, line []byte, partial bool, attrs []byte, t time.Time) ([]byte, error) {
+func appendJSONTime(dst []byte, t time.Time) ([]byte, error) {
 	t = t.UTC()
 	if y := t.Year(); y < 0 || y >= 10000 {
 		return dst, fmt.Errorf("log time %v: year outside of range [0,9999]", t)
 	}
+	return t.AppendFormat(dst, time.RFC3339Nano), nil
+}
+
+func appendJSONEntry(dst []byte, stream string, line []byte, partial bool, attrs []byte, t time.Time) ([]byte, error) {
+	ts, err := appendJSONTime(nil, t)
+	if err != nil {
+		return dst, err
+	}
+	return appendJSONEntryTS(dst, stream, line, partial, attrs, ts), nil
+}
+
+// appendJSONEntryTS appends an entry whose time is already formatted.
+func appendJSONEntryTS(dst []byte, stream string, line []byte, partial bool, attrs, ts []byte) []byte {
 	dst = append(dst, '{')
 	first := true
 	if len(line) > 0 || !partial {
@@ -67,10 +90,17 @@ func appendJSONEntry(dst []byte, stream string, line []byte, partial bool, attrs
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `"time":"`...)
-	dst = t.AppendFormat(dst, time.RFC3339Nano)
-	dst = append(dst, `"}`...)
-	return append(dst, '\n'), nil
+	dst = append(dst, ts...)
+	return append(dst, '"', '}', '\n')
 }
+
+// jsonPlain marks the ASCII bytes Docker's encoder writes unescaped.
+var jsonPlain = func() (t [256]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '\\' && b != '"' && b != '<' && b != '>' && b != '&'
+	}
+	return t
+}()
 
 // appendJSONString appends s as a JSON string escaped as Docker's jsonlog does,
 // with an escaped newline at its end if nl.
@@ -79,12 +109,14 @@ func appendJSONString(dst, s []byte, nl bool) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		for i < len(s) && jsonPlain[s[i]] {
+			i++
+		}
+		if i == len(s) {
+			break
+		}
 		b := s[i]
 		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '\\' && b != '"' && b != '<' && b != '>' && b != '&' {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch b {
 			case '\\', '"':

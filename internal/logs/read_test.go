@@ -334,3 +334,36 @@ func TestBadStream(t *testing.T) {
 		t.Error("stream stdin accepted")
 	}
 }
+
+// The shim's way: entries one by one, stored at each Flush (and at Close).
+func TestEntryWriter(t *testing.T) {
+	eachDriver(t, func(t *testing.T, cfg func(...string) Config) {
+		c := cfg()
+		w, err := OpenWriter(c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ew := w.(EntryWriter)
+		line := []byte("one\n")
+		ew.WriteLog(Stdout, line, t0)
+		copy(line, "XXX\n") // not kept after the call
+		ew.WriteLog(Stderr, []byte("tw"), t0)
+		if got := readAll(t, c, ReadOptions{Tail: -1}); len(got) != 0 {
+			t.Errorf("before Flush: %d messages stored", len(got))
+		}
+		if err := ew.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		ew.WriteLog(Stderr, []byte("o\n"), t0)
+		if got := lines(readAll(t, c, ReadOptions{Tail: -1})); !slices.Equal(got, []string{"one\n", "tw"}) {
+			t.Errorf("after Flush: %q", got)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		ms := readAll(t, c, ReadOptions{Tail: 1})
+		if len(ms) != 2 || ms[0].Stream != Stderr || string(ms[0].Line)+string(ms[1].Line) != "two\n" {
+			t.Errorf("after Close, tail 1: %+v", ms)
+		}
+	})
+}

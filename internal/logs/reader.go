@@ -146,13 +146,19 @@ func (r *Reader) read(ctx context.Context, opts ReadOptions, yield func(Message)
 // mid-rotation (two vacant indexes end the scan). If the current file was
 // replaced meanwhile, the scan starts again.
 func (r *Reader) snapshot(ctx context.Context) ([]*segment, error) {
-	for range 20 {
+	// Back off between attempts: the writer may be descheduled mid-rotation.
+	for wait := 100 * time.Microsecond; wait < 2*time.Second; wait *= 2 {
 		segs, again, err := r.scanFiles(ctx)
 		if err != nil || !again {
 			return segs, err
 		}
 		for _, s := range segs {
 			s.f.Close()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
 		}
 	}
 	return nil, errors.New("log files kept rotating while being opened")
@@ -197,8 +203,17 @@ func (r *Reader) scanFiles(ctx context.Context) (segs []*segment, again bool, er
 		seen[s.id] = true
 		segs = append(segs, s)
 	}
-	fi, err := os.Stat(r.path)
-	return segs, err != nil || idOf(fi) != cur.id, nil
+	// Start again if a file moved meanwhile: a rotation ran during the scan, and
+	// a file seen uncompressed may have been seen again compressed.
+	for _, s := range segs {
+		if s.gz {
+			continue
+		}
+		if fi, err := os.Stat(s.name); err != nil || idOf(fi) != s.id {
+			return segs, true, nil
+		}
+	}
+	return segs, false, nil
 }
 
 // segment opens one file and finds where its entries start and end.
@@ -224,6 +239,7 @@ func (r *Reader) segment(ctx context.Context, name string, gz, current bool) (*s
 	}
 	err = func() error {
 		fr := newFwdReader(io.NewSectionReader(f, 0, s.size), 0)
+		fr.block = 4096 // headers are small
 		if s.attrs, err = fr.header(r.c); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}

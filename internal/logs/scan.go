@@ -115,10 +115,11 @@ type fwdReader struct {
 	buf        []byte
 	start, end int
 	eof        bool
+	block      int // first read size
 }
 
 func newFwdReader(r io.Reader, off int64) *fwdReader {
-	return &fwdReader{r: r, off: off}
+	return &fwdReader{r: r, off: off, block: readBlock}
 }
 
 // fill reads more bytes; false when nothing more is available now.
@@ -132,7 +133,7 @@ func (fr *fwdReader) fill() (bool, error) {
 		if len(fr.buf) >= maxEntrySize {
 			return false, fmt.Errorf("log entry at %d: longer than %d bytes: %w", fr.off, maxEntrySize, errCorrupt)
 		}
-		nb := make([]byte, max(readBlock, 2*len(fr.buf)))
+		nb := make([]byte, max(fr.block, 2*len(fr.buf)))
 		copy(nb, fr.buf[:fr.end])
 		fr.buf = nb
 	}

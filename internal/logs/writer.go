@@ -35,6 +35,16 @@ type BatchWriter interface {
 	LogBatch(msgs []Message) error
 }
 
+// EntryWriter is the optional ability to take entries one at a time and store
+// them when told: WriteLog encodes an entry into the pending batch (line is not
+// kept after the call; partial unless it ends in "\n"), Flush stores the batch
+// with one write(2). A caller that reads the program's output in chunks (the
+// shim) calls Flush after each chunk. Close flushes.
+type EntryWriter interface {
+	WriteLog(stream string, line []byte, t time.Time) error
+	Flush() error
+}
+
 // OpenWriter opens cfg's log for appending, creating it and its directory if
 // needed. attrs are recorded with every message (logattrs.Attrs computes them
 // from the log options); nil for none. One writer at a time: a second OpenWriter of the same
@@ -59,9 +69,11 @@ func OpenWriter(cfg Config, attrs map[string]string) (Writer, error) {
 
 type nopWriter struct{}
 
-func (nopWriter) Log(Message) error             { return nil }
-func (nopWriter) LogBatch(msgs []Message) error { return nil }
-func (nopWriter) Close() error                  { return nil }
+func (nopWriter) Log(Message) error                        { return nil }
+func (nopWriter) LogBatch([]Message) error                 { return nil }
+func (nopWriter) WriteLog(string, []byte, time.Time) error { return nil }
+func (nopWriter) Flush() error                             { return nil }
+func (nopWriter) Close() error                             { return nil }
 
 // fileWriter appends entries to path and rotates it:
 //
@@ -247,10 +259,24 @@ func (w *fileWriter) LogBatch(msgs []Message) error {
 	}
 	for i := range msgs {
 		if err := w.add(&msgs[i]); err != nil {
-			w.buf = w.buf[:0]
-			return err
+			return errors.Join(err, w.flush()) // keep the messages before it
 		}
 	}
+	return w.flush()
+}
+
+func (w *fileWriter) WriteLog(stream string, line []byte, t time.Time) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return errors.New("log writer is closed")
+	}
+	return w.add(&Message{Stream: stream, Line: line, Time: t})
+}
+
+func (w *fileWriter) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	return w.flush()
 }
 
@@ -464,8 +490,9 @@ func (w *fileWriter) Close() error {
 		return nil
 	}
 	w.closed = true
+	ferr := w.flush()
 	if w.compressing != nil {
 		<-w.compressing
 	}
-	return errors.Join(w.f.Close(), w.compressErr)
+	return errors.Join(ferr, w.f.Close(), w.compressErr)
 }
