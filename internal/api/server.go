@@ -33,6 +33,8 @@ type Options struct {
 	System SystemBackend
 	// Images answers the /images routes.
 	Images ImageBackend
+	// Containers answers the /containers, /exec and /commit routes.
+	Containers ContainerBackend
 	// Version is berth's version, sent in the Server header.
 	Version string
 	// Logger receives request logs (debug) and failures; nil discards them.
@@ -65,6 +67,9 @@ func New(opts Options) *Server {
 	}
 	if opts.Images != nil {
 		s.imageRoutes(opts.Images)
+	}
+	if opts.Containers != nil {
+		s.containerRoutes(opts.Containers)
 	}
 	s.http = &http.Server{
 		Handler:           s,
