@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-engine/berth/internal/writeback"
 )
 
 // Apply unpacks the uncompressed layer tar r into dir, translating whiteouts
@@ -272,6 +274,9 @@ func (a *applier) file(pfd int, base string, hdr *tar.Header, r io.Reader) error
 
 func (a *applier) copyTo(fd int, r io.Reader) (int64, error) {
 	var total int64
+	// Large files start on their way to the disk while they are written; the
+	// caller's syncfs then has less to wait for.
+	wb := writeback.New(uintptr(fd), 0)
 	for {
 		n, rerr := r.Read(a.buf)
 		for b := a.buf[:n]; len(b) > 0; {
@@ -284,6 +289,7 @@ func (a *applier) copyTo(fd int, r io.Reader) (int64, error) {
 			}
 			b = b[w:]
 			total += int64(w)
+			wb.Wrote(w)
 		}
 		if rerr == io.EOF {
 			return total, nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berth-engine/berth/internal/atomicfile"
+	"github.com/berth-engine/berth/internal/writeback"
 	"github.com/containerd/errdefs"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -81,6 +82,8 @@ type writer struct {
 	dg   digest.Digester
 	off  int64
 	done bool
+	// wb starts the disk writing what Write appended, so Commit's fsync is short.
+	wb *writeback.Tracker
 }
 
 // open resumes the ingest's data if it was written with the same
@@ -152,9 +155,13 @@ func (w *writer) Write(p []byte) (int, error) {
 		return 0, fmt.Errorf("content writer %q: more than the expected %d bytes: %w",
 			w.rec.Ref, w.rec.Size, errdefs.ErrFailedPrecondition)
 	}
+	if w.wb == nil {
+		w.wb = writeback.New(w.data.Fd(), w.off)
+	}
 	n, err := w.data.Write(p)
 	w.dg.Hash().Write(p[:n])
 	w.off += int64(n)
+	w.wb.Wrote(n)
 	return n, err
 }
 
@@ -180,7 +187,7 @@ func (w *writer) Truncate(size int64) error {
 	if err != nil {
 		return err
 	}
-	w.dg, w.off = dg, size
+	w.dg, w.off, w.wb = dg, size, nil
 	return nil
 }
 
