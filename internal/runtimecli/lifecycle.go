@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-engine/berth/internal/runtime"
+	"github.com/berth-engine/berth/internal/signals"
 )
 
 // createFlags are shared by create and run.
@@ -207,27 +206,7 @@ func cmdKill(g *globals, args []string) error {
 }
 
 // parseSignal accepts "9", "KILL", "SIGKILL" and "sigkill".
-func parseSignal(s string) (syscall.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
-			return 0, fmt.Errorf("invalid signal %q", s)
-		}
-		return syscall.Signal(n), nil
-	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	if rest, ok := strings.CutPrefix(name, "SIGRTMIN+"); ok {
-		if n, err := strconv.Atoi(rest); err == nil && n >= 0 && 34+n <= 64 {
-			return syscall.Signal(34 + n), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown signal %q", s)
-}
+func parseSignal(s string) (syscall.Signal, error) { return signals.Parse(s) }
 
 func cmdDelete(g *globals, args []string) error {
 	fs := flag.NewFlagSet("delete", flag.ContinueOnError)
