@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/berth-engine/berth/internal/runtime"
+	"github.com/berth-engine/berth/internal/runtime/shim"
 )
 
 // Version is set at build time.
@@ -90,6 +91,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if len(rest) == 0 || rest[0] == "help" {
 		usage(stdout)
 		return 0
+	}
+	if rest[0] == "shim" {
+		// Hidden: the per-container monitor berthd launches (internal/runtime/shim).
+		return shim.Main(rest[1:])
 	}
 	if g.debug {
 		g.logDebug("command: %q", rest)

@@ -1,0 +1,366 @@
+package shim
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Opts say which container a shim runs and how.
+type Opts struct {
+	// Runtime is the berth-runtime binary; the shim is "Runtime shim ID STATEDIR".
+	Runtime     string `json:"-"`
+	ID          string `json:"id"`
+	Bundle      string `json:"bundle"`      // config.json and rootfs
+	RuntimeRoot string `json:"runtimeRoot"` // the runtime library's state root
+	StateDir    string `json:"stateDir"`    // the shim's files (see the package doc)
+	// Terminal must match config.json's process.terminal: the container gets a pty.
+	Terminal bool `json:"terminal,omitempty"`
+	// OpenStdin gives the container a stdin fed by attached clients (docker run -i);
+	// without it stdin is /dev/null. With StdinOnce the first attach that ends its input
+	// closes it.
+	OpenStdin bool      `json:"openStdin,omitempty"`
+	StdinOnce bool      `json:"stdinOnce,omitempty"`
+	Log       LogConfig `json:"log"`
+	// ExitGrace is how long the shim stays after the exit while no client is
+	// connected (0: 5 s). A client that connects later finds exit.json.
+	ExitGrace time.Duration `json:"exitGrace,omitempty"`
+}
+
+// Client talks to one container's shim.
+type Client struct {
+	dir string
+	pid int
+}
+
+// Pid is the container's init process.
+func (c *Client) Pid() int { return c.pid }
+
+// StateDir is the shim's state directory.
+func (c *Client) StateDir() string { return c.dir }
+
+// Launch starts the shim of a new container and returns once the shim has created
+// it (its program has not started: attach first if need be, then Start) and is
+// listening. The shim runs in a session of its own with stdio on /dev/null and none
+// of the caller's descriptors, so it outlives the caller. StateDir is made if
+// missing. On failure the error is the shim's one-line reason, and nothing is left:
+// no process, no container, no state dir (if Launch made it).
+//
+// While the caller lives, it reaps the shim when the shim exits.
+func Launch(ctx context.Context, o Opts) (_ *Client, err error) {
+	if o.Runtime == "" || o.ID == "" || o.Bundle == "" || o.RuntimeRoot == "" || o.StateDir == "" {
+		return nil, errors.New("shim: Runtime, ID, Bundle, RuntimeRoot and StateDir are required")
+	}
+	for _, p := range []*string{&o.Bundle, &o.RuntimeRoot, &o.StateDir} {
+		if *p, err = filepath.Abs(*p); err != nil {
+			return nil, err
+		}
+	}
+	madeDir := false
+	if _, err := os.Stat(o.StateDir); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
+			return nil, fmt.Errorf("shim state dir: %w", err)
+		}
+		madeDir = true
+	}
+	defer func() {
+		if err == nil {
+			return
+		}
+		if madeDir {
+			os.RemoveAll(o.StateDir)
+		} else {
+			for _, name := range []string{sockName, pidName, exitName} {
+				os.Remove(filepath.Join(o.StateDir, name))
+			}
+		}
+	}()
+	ours, theirs, err := socketPair()
+	if err != nil {
+		return nil, err
+	}
+	defer ours.Close()
+	cmd := exec.Command(o.Runtime, "shim", o.ID, o.StateDir)
+	cmd.ExtraFiles = []*os.File{theirs}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = "/"
+	// One P: the shim is I/O bound, and each P costs memory (its caches, its threads).
+	cmd.Env = []string{"GOMAXPROCS=1"}
+	err = cmd.Start()
+	theirs.Close()
+	if err != nil {
+		return nil, fmt.Errorf("start shim: %w", err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+
+	var r reply
+	replied := make(chan error, 1)
+	go func() {
+		if err := writeJSONLine(ours, o); err != nil {
+			replied <- err
+			return
+		}
+		replied <- json.NewDecoder(ours).Decode(&r)
+	}()
+	select {
+	case err = <-replied:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	switch {
+	case err == nil && r.Error == "":
+		return &Client{dir: o.StateDir, pid: r.Pid}, nil
+	case err == nil:
+		<-waited // the shim exits once it has reported, having removed the container
+		return nil, r.err()
+	}
+	// The shim died during setup, or we gave up: make sure nothing is left.
+	cmd.Process.Kill()
+	werr := <-waited
+	Reap(o.StateDir, o.RuntimeRoot, o.ID)
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("shim: create container %s: %w", o.ID, ctx.Err())
+	}
+	return nil, fmt.Errorf("shim exited while creating container %s (%v): %w", o.ID, werr, ErrShimGone)
+}
+
+// Connect returns a client of the shim serving stateDir (berthd after a restart).
+// If it is gone, the error wraps ErrShimGone: read the exit with ReadExit, or clean
+// up with Reap.
+func Connect(ctx context.Context, stateDir string) (*Client, error) {
+	c := &Client{dir: stateDir}
+	st, err := c.State(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.pid = st.Pid
+	return c, nil
+}
+
+// call sends one request and reads its reply. It returns the connection when the
+// reply is a success, with any bytes read past it.
+func (c *Client) call(ctx context.Context, req request) (*os.File, []byte, reply, error) {
+	f, err := dial(filepath.Join(c.dir, sockName))
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ECONNREFUSED) {
+			return nil, nil, reply{}, fmt.Errorf("shim %s: %v: %w", c.dir, err, ErrShimGone)
+		}
+		return nil, nil, reply{}, fmt.Errorf("shim %s: %w", c.dir, err)
+	}
+	stop := context.AfterFunc(ctx, func() { f.SetDeadline(time.Unix(1, 0)) })
+	br := bufio.NewReaderSize(f, 512)
+	var line []byte
+	err = writeJSONLine(f, req)
+	if err == nil {
+		line, err = readLine(br, maxRequest)
+	}
+	if !stop() && ctx.Err() != nil {
+		f.Close()
+		return nil, nil, reply{}, ctx.Err()
+	}
+	if err != nil {
+		f.Close()
+		if errors.Is(err, io.EOF) || errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) {
+			return nil, nil, reply{}, fmt.Errorf("shim %s: %s: no answer: %w", c.dir, req.Op, ErrShimGone)
+		}
+		return nil, nil, reply{}, fmt.Errorf("shim %s: %s: %w", c.dir, req.Op, err)
+	}
+	var r reply
+	if err := json.Unmarshal(line, &r); err != nil {
+		f.Close()
+		return nil, nil, reply{}, fmt.Errorf("shim %s: %s: bad reply: %w", c.dir, req.Op, err)
+	}
+	if err := r.err(); err != nil {
+		f.Close()
+		return nil, nil, r, err
+	}
+	var rest []byte
+	if n := br.Buffered(); n > 0 {
+		b, _ := br.Peek(n)
+		rest = append([]byte(nil), b...)
+	}
+	return f, rest, r, nil
+}
+
+// do is call for requests without a stream.
+func (c *Client) do(ctx context.Context, req request) (reply, error) {
+	f, _, r, err := c.call(ctx, req)
+	if f != nil {
+		f.Close()
+	}
+	return r, err
+}
+
+// Start starts the container's program and returns init's pid.
+func (c *Client) Start(ctx context.Context) (int, error) {
+	r, err := c.do(ctx, request{Op: opStart})
+	return r.Pid, err
+}
+
+// Attach joins the container's stream (see the package doc for its framing). The
+// context bounds the request only.
+func (c *Client) Attach(ctx context.Context, o AttachOpts) (*Stream, error) {
+	f, rest, _, err := c.call(ctx, request{Op: opAttach, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, DetachKeys: o.DetachKeys})
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{f: f, pending: rest}, nil
+}
+
+// Resize sets the size of the container's terminal.
+func (c *Client) Resize(ctx context.Context, height, width uint16) error {
+	_, err := c.do(ctx, request{Op: opResize, Height: height, Width: width})
+	return err
+}
+
+// Wait returns the container's exit once it has exited and been cleaned up. If the
+// shim went away without answering, the exit it recorded is returned; if it recorded
+// none, the error wraps ErrShimGone.
+func (c *Client) Wait(ctx context.Context) (Exit, error) {
+	r, err := c.do(ctx, request{Op: opWait})
+	if err == nil && r.Exit != nil {
+		return *r.Exit, nil
+	}
+	if err == nil {
+		err = fmt.Errorf("shim %s: wait: no exit in the answer", c.dir)
+	}
+	if errors.Is(err, ErrShimGone) {
+		if e, rerr := ReadExit(c.dir); rerr == nil {
+			return e, nil
+		}
+	}
+	return Exit{}, err
+}
+
+// State reports the container's status: created, running or exited (with its exit).
+func (c *Client) State(ctx context.Context) (State, error) {
+	r, err := c.do(ctx, request{Op: opState})
+	if err != nil {
+		return State{}, err
+	}
+	return State{Pid: r.Pid, Status: r.Status, Exit: r.Exit}, nil
+}
+
+// Exec runs a process in the running container. The stream carries its output and
+// input (see the package doc) and ends once it has exited and its output is drained;
+// ExecState then reports its exit. Closing the stream at once leaves it running
+// detached. It returns the process's pid.
+func (c *Client) Exec(ctx context.Context, o ExecOpts) (*Stream, int, error) {
+	f, rest, r, err := c.call(ctx, request{Op: opExec, Exec: o.ID, Process: o.Process, Terminal: o.Terminal, Stdin: o.Stdin})
+	if err != nil {
+		return nil, 0, err
+	}
+	return &Stream{f: f, pending: rest}, r.Pid, nil
+}
+
+// ResizeExec sets the size of an exec's terminal.
+func (c *Client) ResizeExec(ctx context.Context, id string, height, width uint16) error {
+	_, err := c.do(ctx, request{Op: opExecResize, Exec: id, Height: height, Width: width})
+	return err
+}
+
+// ExecState reports whether an exec runs, or how it ended.
+func (c *Client) ExecState(ctx context.Context, id string) (State, error) {
+	r, err := c.do(ctx, request{Op: opExecState, Exec: id})
+	if err != nil {
+		return State{}, err
+	}
+	return State{Pid: r.Pid, Status: r.Status, Exit: r.Exit}, nil
+}
+
+// Shutdown tells the shim of an exited container to go, and returns once it is gone.
+func (c *Client) Shutdown(ctx context.Context) error {
+	f, _, _, err := c.call(ctx, request{Op: opShutdown})
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	stop := context.AfterFunc(ctx, func() { f.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	// The shim's end closes when its process exits.
+	if _, err := io.Copy(io.Discard, f); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("shim %s: shutdown: %w", c.dir, err)
+	}
+	return nil
+}
+
+// Stream is an attach or exec connection once the shim has accepted it.
+type Stream struct {
+	f       *os.File
+	pending []byte // read past the reply
+}
+
+// Read reads the process's output (framed or raw: see the package doc).
+func (s *Stream) Read(p []byte) (int, error) {
+	if len(s.pending) > 0 {
+		n := copy(p, s.pending)
+		s.pending = s.pending[n:]
+		return n, nil
+	}
+	return s.f.Read(p)
+}
+
+// Write sends input to the process.
+func (s *Stream) Write(p []byte) (int, error) { return s.f.Write(p) }
+
+// CloseWrite ends the input: with StdinOnce (and for an exec) the process's stdin closes.
+func (s *Stream) CloseWrite() error { return closeWrite(s.f) }
+
+// Close closes the stream; the process runs on.
+func (s *Stream) Close() error { return s.f.Close() }
+
+// SetDeadline sets the read and write deadline, as on a net.Conn.
+func (s *Stream) SetDeadline(t time.Time) error { return s.f.SetDeadline(t) }
+
+// shimPid returns the pid of the shim serving dir if that process still runs (its
+// command line names dir), else 0.
+func shimPid(dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, pidName))
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(string(b))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		return 0
+	}
+	args := splitNUL(cmdline)
+	if len(args) < 4 || args[1] != "shim" || args[3] != dir {
+		return 0
+	}
+	return pid
+}
+
+func splitNUL(b []byte) []string {
+	var out []string
+	for len(b) > 0 {
+		i := 0
+		for i < len(b) && b[i] != 0 {
+			i++
+		}
+		out = append(out, string(b[:i]))
+		if i < len(b) {
+			i++
+		}
+		b = b[i:]
+	}
+	return out
+}

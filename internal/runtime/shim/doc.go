@@ -1,0 +1,94 @@
+// Package shim is the small process that stays beside each container for its whole
+// life, and the client berthd uses to talk to it.
+//
+// # Why a process per container
+//
+// The daemon may crash, be upgraded or be killed with SIGKILL; the container must not
+// notice. Whatever a container needs from the host while it runs therefore lives in a
+// process of its own: the read ends of its stdout and stderr (or its pty master), the
+// write end of its stdin, its log file, and the right to reap it. That process is the
+// shim, "berth-runtime shim", started by Launch in a session of its own with nothing
+// of the daemon's (stdio on /dev/null, no inherited descriptors):
+//
+//	berthd --Launch--> berth-runtime shim ID STATEDIR        (setsid; outlives berthd)
+//	                     |  runtime.Create with stdio it holds (pipes, or a pty master)
+//	                     +-- berth-runtime init -> the container's program
+//	                     |  runtime.Exec for each exec, same stdio handling
+//	                     +-- berth-runtime exec-init -> the exec'd program
+//
+// The shim is init's parent (it called Create) and a child subreaper, so exec'd
+// processes and anything they leave behind are reaped by it too. Launch returns once
+// the container is created and the shim is listening; the program has not started,
+// so a client can attach before Start, as `docker run` attaches and then starts.
+//
+// # The state directory
+//
+// Launch is given a directory of the caller's; the shim keeps there:
+//
+//	STATEDIR/shim.sock   the control socket (0600), present while the shim serves
+//	STATEDIR/shim.pid    the shim's pid, while it lives
+//	STATEDIR/exit.json   the container's exit, written atomically once it has exited
+//	                     and been cleaned up: {"schema":1,"pid":..,"exitCode":..,
+//	                     "exitedAt":..,"oomKilled":..}
+//
+// exit.json stays when the shim goes away; the caller removes the directory.
+//
+// # The protocol
+//
+// One connection carries one request: the client writes one JSON object on one line
+// ({"op":"start"}), the shim answers with one JSON line ({"pid":42}, or
+// {"error":"...","class":"conflict"}). After a successful attach or exec the
+// connection then becomes the process's stream, framed as the Engine API frames it:
+//
+//   - with a terminal, raw bytes both ways;
+//   - without, output as stdcopy frames: an 8-byte header (stream 1 stdout or 2
+//     stderr, three zero bytes, big-endian uint32 length) then the payload; input is
+//     raw bytes.
+//
+// Ops:
+//
+//	start                         start the program; reply {pid}
+//	attach {stdin,stdout,stderr,  join the container's stream from now on; several
+//	        detachKeys}           clients may attach at once, each gets every output.
+//	                              Input is read only with the container's OpenStdin.
+//	                              When the client closes its write side and StdinOnce
+//	                              is set, the container's stdin is closed (Docker's rule);
+//	                              the detach keys end the attach and leave stdin open.
+//	                              The shim closes the stream when the container is gone
+//	                              and its output drained.
+//	resize {height,width[,exec]}  set the size of the container's (or an exec's) terminal
+//	wait                          reply once the container has exited (at once if it has):
+//	                              {exit:{exitCode,exitedAt,oomKilled,pid}}
+//	state                         {pid,status: created|running|exited,exit}
+//	exec {exec,process,terminal,  run process in the container; the connection becomes
+//	      stdin}                  its stream as for attach; its stdin closes when the
+//	                              client closes its write side. The stream ends once the
+//	                              process is reaped and its output drained, so exec-state
+//	                              afterwards reports the code.
+//	exec-state {exec}             {pid,status: running|exited,exit}; remembered while the
+//	                              shim lives
+//	shutdown                      after the exit: the shim removes shim.sock and shim.pid
+//	                              and exits; the client sees its connection end.
+//
+// # The exit
+//
+// When init exits the shim drains the output to end of file (or for at most
+// drainTimeout if some escaped process keeps it open), flushes and closes the log,
+// closes every attach stream, reads the cgroup's OOM kill count, removes what the
+// container held through the runtime library (cgroups, mounts, its record), writes
+// exit.json, answers every waiter, and exits on shutdown or once no client has been
+// connected for Opts.ExitGrace (5 s by default). A caller that missed the answer reads exit.json
+// (ReadExit); if the shim died before writing it, Reap kills what is left of the
+// container and cleans up.
+//
+// # Logs
+//
+// Output is split into lines (at most 16 KiB per entry, longer lines become several
+// partial entries, as Docker's copier does) and handed to a LogWriter before any
+// attached client sees it, so a slow client never costs a log line. NewLogWriter makes
+// the writer from the container's LogConfig.
+//
+// The shim is linked into berth-runtime, which must stay lean (no net, no moby
+// packages): sockets are plain syscalls wrapped in pollable *os.File values, and the
+// stdcopy framing is written here (the API module only exports the reader).
+package shim
