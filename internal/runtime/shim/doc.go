@@ -83,10 +83,10 @@
 //
 // # Logs
 //
-// Output is split into lines (at most 16 KiB per entry, longer lines become several
-// partial entries, as Docker's copier does) and handed to a LogWriter before any
-// attached client sees it, so a slow client never costs a log line. NewLogWriter makes
-// the writer from the container's LogConfig.
+// The container's output goes through a logs.LineWriter per stream (lines of at most
+// 16 KiB, as Docker's copier cuts them) into the logs.Writer that NewLogWriter opens,
+// one write per read of the pipe, before any attached client sees it: a slow client
+// never costs a log line. Exec output is not logged, as in Docker.
 //
 // The shim is linked into berth-runtime, which must stay lean (no net, no moby
 // packages): sockets are plain syscalls wrapped in pollable *os.File values, and the
