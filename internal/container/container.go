@@ -55,6 +55,12 @@ type Mount struct {
 	Propagation string `json:"propagation,omitempty"`
 	// Anonymous volumes are removed with the container by rm -v.
 	Anonymous bool `json:"anonymous,omitempty"`
+	// NoCopy keeps a new volume empty instead of filling it from the image.
+	NoCopy bool `json:"noCopy,omitempty"`
+	// NonRecursive binds only the source, not the mounts below it.
+	NonRecursive bool `json:"nonRecursive,omitempty"`
+	// DriverOpts create a volume that does not exist yet (--mount volume-opt).
+	DriverOpts map[string]string `json:"driverOpts,omitempty"`
 }
 
 // Container is the record of one container. Its fields change only under its

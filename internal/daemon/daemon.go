@@ -27,16 +27,22 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
+	digest "github.com/opencontainers/go-digest"
+
 	"github.com/berth-engine/berth/internal/atomicfile"
+	ctr "github.com/berth-engine/berth/internal/container"
 	"github.com/berth-engine/berth/internal/content"
 	"github.com/berth-engine/berth/internal/daemon/config"
 	"github.com/berth-engine/berth/internal/daemon/events"
 	"github.com/berth-engine/berth/internal/distribution"
 	"github.com/berth-engine/berth/internal/image"
+	"github.com/berth-engine/berth/internal/oci"
 	"github.com/berth-engine/berth/internal/snapshot"
 	"github.com/berth-engine/berth/internal/snapshot/drivers"
+	"github.com/berth-engine/berth/internal/volume"
 )
 
 // BuildInfo says which berth this is; the version command stamps it.
@@ -72,6 +78,19 @@ type Daemon struct {
 	driver   string
 	registry *distribution.Client
 	images   *image.Service
+
+	// The containers: their records, who waits for their state to change, what
+	// runs them, the host's facts their specs need, attaches waiting for a
+	// start, and the execs made (kept while berthd runs, as Docker does).
+	containers *ctr.Store
+	volumes    *volume.Store
+	waiters    *stateWaiters
+	run        *runner
+	host       oci.Host
+	pendingMu  sync.Mutex
+	pending    map[string][]*pendingAttach
+	execMu     sync.Mutex
+	execs      map[string]*execRecord
 }
 
 // New prepares the data and exec roots (created 0711 when missing), locks the
@@ -112,6 +131,11 @@ func New(opts Options) (*Daemon, error) {
 		d.Close()
 		return nil, err
 	}
+	if err := d.openContainers(); err != nil {
+		d.Close()
+		return nil, err
+	}
+	d.reconcileContainers()
 	return d, nil
 }
 
@@ -149,12 +173,16 @@ func (d *Daemon) openImages() error {
 		Snapshotter:            d.snaps,
 		Registry:               d.registry,
 		MaxConcurrentDownloads: cfg.MaxConcurrentDownloads,
+		InUse:                  func(id digest.Digest) bool { return d.imageInUse(id.String()) },
 	})
 	return err
 }
 
 // Close releases the data root. The daemon must not be used afterwards.
 func (d *Daemon) Close() error {
+	if d.volumes != nil {
+		d.volumes.Close()
+	}
 	if d.images != nil {
 		d.images.Close()
 	}
@@ -190,10 +218,22 @@ type Counts struct {
 	Images                               int
 }
 
-// Counts returns how many containers and images the daemon holds (no container
-// store yet: those counts are zero).
+// Counts returns how many containers and images the daemon holds.
 func (d *Daemon) Counts(ctx context.Context) Counts {
 	var c Counts
+	if d.containers != nil {
+		for _, ct := range d.containers.List() {
+			c.Containers++
+			switch ct.Snapshot().State.Status {
+			case ctr.Running, ctr.Restarting:
+				c.Running++
+			case ctr.Paused:
+				c.Paused++
+			default:
+				c.Stopped++
+			}
+		}
+	}
 	if d.images != nil {
 		if list, err := d.images.List(ctx, image.ListOptions{}); err == nil {
 			c.Images = len(list)

@@ -1,0 +1,307 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	units "github.com/docker/go-units"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/storage"
+
+	ctr "github.com/berth-engine/berth/internal/container"
+	"github.com/berth-engine/berth/internal/snapshot"
+)
+
+// ContainerInspect describes a container in docker inspect's shape.
+func (d *Daemon) ContainerInspect(ctx context.Context, name string, size bool) (*container.InspectResponse, error) {
+	c, err := d.containers.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	s := c.Snapshot()
+	r := &container.InspectResponse{
+		ID:             s.ID,
+		Created:        s.Created.Format(time.RFC3339Nano),
+		Path:           s.Path,
+		Args:           nonNil(s.Args),
+		State:          inspectState(s.State),
+		Image:          s.Image.String(),
+		ResolvConfPath: s.ResolvConfPath,
+		HostnamePath:   s.HostnamePath,
+		HostsPath:      s.HostsPath,
+		LogPath:        s.LogPath,
+		Name:           s.Name,
+		RestartCount:   s.RestartCount,
+		Driver:         s.Driver,
+		Platform:       "linux",
+		HostConfig:     s.HostConfig,
+		GraphDriver:    &storage.DriverData{Name: s.Driver, Data: map[string]string{}},
+		Mounts:         mountPoints(s.Mounts),
+		Config:         s.Config,
+		NetworkSettings: &container.NetworkSettings{
+			Networks: nil,
+		},
+	}
+	if size {
+		rw, root := d.containerSizes(ctx, s)
+		r.SizeRw, r.SizeRootFs = &rw, &root
+	}
+	return r, nil
+}
+
+func inspectState(st ctr.State) *container.State {
+	return &container.State{
+		Status:     container.ContainerState(st.Status),
+		Running:    st.Status == ctr.Running || st.Status == ctr.Paused,
+		Paused:     st.Status == ctr.Paused,
+		Restarting: st.Status == ctr.Restarting,
+		OOMKilled:  st.OOMKilled,
+		Dead:       st.Status == ctr.Dead,
+		Pid:        st.Pid,
+		ExitCode:   st.ExitCode,
+		Error:      st.Error,
+		StartedAt:  dockerTime(st.StartedAt),
+		FinishedAt: dockerTime(st.FinishedAt),
+		Health:     st.Health,
+	}
+}
+
+// dockerTime formats a time as Docker's inspect does; the zero time too.
+func dockerTime(t time.Time) string {
+	if t.IsZero() {
+		return "0001-01-01T00:00:00Z"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func mountPoints(ms []ctr.Mount) []container.MountPoint {
+	out := []container.MountPoint{}
+	for _, m := range ms {
+		out = append(out, container.MountPoint{
+			Type: mount.Type(m.Type), Name: m.Name, Source: m.Source, Destination: m.Destination,
+			Driver: m.Driver, Mode: m.Mode, RW: m.RW, Propagation: mount.Propagation(m.Propagation),
+		})
+	}
+	return out
+}
+
+// containerSizes are the bytes of the container's own layer and of its whole
+// root file system (the image's layers with it), as docker ps -s shows them.
+func (d *Daemon) containerSizes(ctx context.Context, c *ctr.Container) (rw, rootfs int64) {
+	if u, ok := d.snaps.(snapshot.Usager); ok {
+		if usage, err := u.Usage(ctx, c.SnapshotKey); err == nil {
+			rw = usage.Size
+		}
+	}
+	if img, err := d.images.Get(ctx, c.Image.String()); err == nil {
+		rootfs = rw + img.Size
+	}
+	return rw, rootfs
+}
+
+// Containers lists containers as docker ps does: running ones, or all, newest
+// first, filtered.
+func (d *Daemon) Containers(ctx context.Context, opts ContainerListOptions) ([]container.Summary, error) {
+	f, err := newContainerFilter(d, opts.Filters)
+	if err != nil {
+		return nil, err
+	}
+	out := []container.Summary{}
+	all := d.containers.List()
+	for i, c := range all {
+		s := c.Snapshot()
+		if !opts.All && opts.Limit <= 0 && !f.hasStatus && !s.State.Running() {
+			continue
+		}
+		if !f.match(s, all[i+1:]) {
+			continue
+		}
+		out = append(out, d.summary(ctx, s, opts.Size))
+		if opts.Limit > 0 && len(out) == opts.Limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+func (d *Daemon) summary(ctx context.Context, s *ctr.Container, size bool) container.Summary {
+	cmd := s.Path
+	if len(s.Args) > 0 {
+		cmd += " " + strings.Join(s.Args, " ")
+	}
+	sum := container.Summary{
+		ID:      s.ID,
+		Names:   []string{s.Name},
+		Image:   s.ImageRef,
+		ImageID: s.Image.String(),
+		Command: cmd,
+		Created: s.Created.Unix(),
+		Ports:   []container.PortSummary{},
+		Labels:  s.Config.Labels,
+		State:   container.ContainerState(s.State.Status),
+		Status:  statusText(s.State, time.Now()),
+		Mounts:  mountPoints(s.Mounts),
+	}
+	if sum.Labels == nil {
+		sum.Labels = map[string]string{}
+	}
+	sum.HostConfig.NetworkMode = string(s.HostConfig.NetworkMode)
+	if sum.HostConfig.NetworkMode == "" {
+		sum.HostConfig.NetworkMode = "none"
+	}
+	if size {
+		sum.SizeRw, sum.SizeRootFs = d.containerSizes(ctx, s)
+	}
+	return sum
+}
+
+// statusText is docker ps's STATUS column.
+func statusText(st ctr.State, now time.Time) string {
+	ago := func(t time.Time) string { return units.HumanDuration(now.Sub(t)) }
+	switch st.Status {
+	case ctr.Running, ctr.Paused:
+		s := "Up " + ago(st.StartedAt)
+		if h := st.Health; h != nil {
+			switch h.Status {
+			case container.Starting:
+				s += " (health: starting)"
+			default:
+				s += " (" + string(h.Status) + ")"
+			}
+		}
+		if st.Status == ctr.Paused {
+			s += " (Paused)"
+		}
+		return s
+	case ctr.Restarting:
+		return fmt.Sprintf("Restarting (%d) %s ago", st.ExitCode, ago(st.FinishedAt))
+	case ctr.Removing:
+		return "Removal In Progress"
+	case ctr.Dead:
+		return "Dead"
+	case ctr.Exited:
+		if st.FinishedAt.IsZero() {
+			return fmt.Sprintf("Exited (%d)", st.ExitCode)
+		}
+		return fmt.Sprintf("Exited (%d) %s ago", st.ExitCode, ago(st.FinishedAt))
+	}
+	return "Created"
+}
+
+// containerFilter is docker ps's --filter.
+type containerFilter struct {
+	d         *Daemon
+	f         map[string][]string
+	hasStatus bool
+	before    *ctr.Container
+	since     *ctr.Container
+}
+
+var containerFilterKeys = []string{"ancestor", "before", "exited", "health", "id", "isolation", "is-task", "label", "name", "network", "publish", "expose", "since", "status", "volume"}
+
+func newContainerFilter(d *Daemon, f map[string][]string) (*containerFilter, error) {
+	cf := &containerFilter{d: d, f: f}
+	for k, vs := range f {
+		if !slices.Contains(containerFilterKeys, k) {
+			return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter '%s'", k))
+		}
+		for _, v := range vs {
+			switch k {
+			case "status":
+				switch v {
+				case "created", "restarting", "running", "removing", "paused", "exited", "dead":
+				default:
+					return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter 'status=%s'", v))
+				}
+				cf.hasStatus = true
+			case "exited":
+				if _, err := strconv.Atoi(v); err != nil {
+					return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter 'exited=%s'", v))
+				}
+			case "health":
+				switch v {
+				case "starting", "healthy", "unhealthy", "none":
+				default:
+					return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Unrecognised filter value for health: %s", v))
+				}
+			case "before", "since":
+				c, err := d.containers.Get(v)
+				if err != nil {
+					return nil, err
+				}
+				if k == "before" {
+					cf.before = c.Snapshot()
+				} else {
+					cf.since = c.Snapshot()
+				}
+			}
+		}
+	}
+	if len(f["exited"]) > 0 {
+		cf.hasStatus = true
+	}
+	return cf, nil
+}
+
+// match tells whether s passes every filter; older are the containers created
+// before s (for before/since).
+func (cf *containerFilter) match(s *ctr.Container, older []*ctr.Container) bool {
+	any := func(key string, ok func(v string) bool) bool {
+		vs := cf.f[key]
+		if len(vs) == 0 {
+			return true
+		}
+		return slices.ContainsFunc(vs, ok)
+	}
+	name := strings.TrimPrefix(s.Name, "/")
+	if !any("id", func(v string) bool { return strings.HasPrefix(s.ID, v) }) ||
+		!any("name", func(v string) bool { return strings.Contains(name, strings.TrimPrefix(v, "/")) }) ||
+		!any("status", func(v string) bool { return v == string(s.State.Status) }) ||
+		!any("exited", func(v string) bool {
+			n, _ := strconv.Atoi(v)
+			return s.State.Status == ctr.Exited && s.State.ExitCode == n
+		}) ||
+		!any("health", func(v string) bool {
+			if s.State.Health == nil {
+				return v == "none"
+			}
+			return v == string(s.State.Health.Status)
+		}) ||
+		!any("ancestor", func(v string) bool { return cf.d.isAncestor(v, s) }) ||
+		!any("volume", func(v string) bool {
+			return slices.ContainsFunc(s.Mounts, func(m ctr.Mount) bool { return m.Name == v || m.Destination == v })
+		}) ||
+		!any("network", func(v string) bool { return v == string(s.HostConfig.NetworkMode) }) {
+		return false
+	}
+	for _, l := range cf.f["label"] {
+		k, v, hasValue := strings.Cut(l, "=")
+		got, ok := s.Config.Labels[k]
+		if !ok || hasValue && got != v {
+			return false
+		}
+	}
+	if cf.before != nil && !s.Created.Before(cf.before.Created) {
+		return false
+	}
+	if cf.since != nil && !s.Created.After(cf.since.Created) {
+		return false
+	}
+	return true
+}
+
+// isAncestor tells whether the image ref (name or ID) is the image the
+// container runs.
+func (d *Daemon) isAncestor(ref string, s *ctr.Container) bool {
+	if ref == s.ImageRef || familiarTagged(ref) == familiarTagged(s.ImageRef) {
+		return true
+	}
+	img, err := d.images.Get(context.Background(), ref)
+	return err == nil && img.ID == s.Image
+}

@@ -1,0 +1,498 @@
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	eventtypes "github.com/moby/moby/api/types/events"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	ctr "github.com/berth-engine/berth/internal/container"
+	"github.com/berth-engine/berth/internal/logs"
+	"github.com/berth-engine/berth/internal/oci"
+	"github.com/berth-engine/berth/internal/runtime/shim"
+)
+
+// defaultDetachKeys are Docker's: ctrl-p, ctrl-q.
+const defaultDetachKeys = "ctrl-p,ctrl-q"
+
+// parseDetachKeys reads Docker's detach key notation ("ctrl-p,ctrl-q", "a,ctrl-@").
+func parseDetachKeys(s string) ([]byte, error) {
+	if s == "" {
+		s = defaultDetachKeys
+	}
+	var out []byte
+	for _, k := range strings.Split(s, ",") {
+		switch {
+		case len(k) == 1:
+			out = append(out, k[0])
+		case strings.HasPrefix(k, "ctrl-") && len(k) == 6:
+			c := k[5]
+			switch {
+			case c >= 'a' && c <= 'z':
+				out = append(out, c-'a'+1)
+			case c == '@':
+				out = append(out, 0)
+			case c >= '[' && c <= '_':
+				out = append(out, c-'['+27)
+			default:
+				return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Unknown character: '%s'", k))
+			}
+		default:
+			return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Unknown character: '%s'", k))
+		}
+	}
+	return out, nil
+}
+
+// pendingAttach is an attach to a container that has not started yet: start
+// hands it the shim before the program runs, and waits until it is attached.
+type pendingAttach struct {
+	shim     chan *shim.Client
+	attached chan struct{}
+}
+
+// attachPending connects the attaches waiting for container id to its new
+// shim, and returns once each has attached (or given up).
+func (d *Daemon) attachPending(id string, client *shim.Client) {
+	d.pendingMu.Lock()
+	waiting := d.pending[id]
+	delete(d.pending, id)
+	d.pendingMu.Unlock()
+	for _, p := range waiting {
+		p.shim <- client
+		select {
+		case <-p.attached:
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+// ContainerAttach streams a container's output (and its input, with Stdin and
+// the container's OpenStdin) over the hijacked connection until the container
+// ends or the client detaches.
+func (d *Daemon) ContainerAttach(ctx context.Context, name string, opts AttachOptions, upgrade Upgrade) error {
+	c, err := d.containers.Get(name)
+	if err != nil {
+		return err
+	}
+	keys, err := parseDetachKeys(opts.DetachKeys)
+	if err != nil {
+		return err
+	}
+	s := c.Snapshot()
+	if !opts.Stream && !opts.Logs {
+		return cerrdefs.ErrInvalidArgument.WithMessage("Bad parameters: you must choose at least one stream")
+	}
+	var pending *pendingAttach
+	if opts.Stream {
+		switch s.State.Status {
+		case ctr.Paused:
+			return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("You cannot attach to a paused container, unpause it first"))
+		case ctr.Created:
+			// Attached before start (docker run, docker start -a): start hands us the shim.
+			pending = &pendingAttach{shim: make(chan *shim.Client, 1), attached: make(chan struct{})}
+			d.pendingMu.Lock()
+			d.pending[s.ID] = append(d.pending[s.ID], pending)
+			d.pendingMu.Unlock()
+			defer d.dropPending(s.ID, pending)
+		}
+	}
+	conn, err := upgrade(s.Config.Tty)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if opts.Logs {
+		if err := d.writeLogs(ctx, s, LogsOptions{Stdout: opts.Stdout, Stderr: opts.Stderr, Tail: -1}, conn); err != nil || !opts.Stream {
+			return err
+		}
+	}
+	var client *shim.Client
+	if pending != nil {
+		select {
+		case client = <-pending.shim:
+		case <-ctx.Done():
+			return nil
+		case <-d.exitedOrGone(ctx, s.ID):
+			return nil
+		}
+	} else {
+		client = d.run.shim(s.ID)
+	}
+	if client == nil {
+		return nil // not running: nothing more to stream
+	}
+	stream, err := client.Attach(ctx, shim.AttachOpts{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, DetachKeys: keys})
+	if pending != nil {
+		close(pending.attached)
+	}
+	if err != nil {
+		if errors.Is(err, shim.ErrShimGone) {
+			return nil
+		}
+		return err
+	}
+	d.containerEvent(s, eventtypes.ActionAttach, nil)
+	splice(conn, stream, opts.Stdin)
+	return nil
+}
+
+func (d *Daemon) dropPending(id string, p *pendingAttach) {
+	d.pendingMu.Lock()
+	defer d.pendingMu.Unlock()
+	list := d.pending[id]
+	for i, q := range list {
+		if q == p {
+			d.pending[id] = append(list[:i:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(d.pending[id]) == 0 {
+		delete(d.pending, id)
+	}
+}
+
+// exitedOrGone is closed once container id has run and exited, or is removed.
+func (d *Daemon) exitedOrGone(ctx context.Context, id string) <-chan struct{} {
+	ch, _ := d.waiters.watchExit(id)
+	return ch
+}
+
+// splice copies the process's stream to the client until it ends, and the
+// client's input to the process (when it has any) until the client ends it.
+func splice(conn io.ReadWriteCloser, stream *shim.Stream, stdin bool) {
+	if stdin {
+		go func() {
+			io.Copy(stream, conn)
+			stream.CloseWrite()
+		}()
+	}
+	io.Copy(conn, stream)
+	stream.Close()
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+}
+
+// ContainerResize sets the size of a container's terminal.
+func (d *Daemon) ContainerResize(ctx context.Context, name string, height, width uint) error {
+	c, err := d.containers.Get(name)
+	if err != nil {
+		return err
+	}
+	client := d.run.shim(c.ID)
+	if client == nil {
+		return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is not running", c.ID))
+	}
+	return client.Resize(ctx, uint16(height), uint16(width))
+}
+
+// ContainerLogs writes a container's logs as docker logs asks for them:
+// multiplexed (stdcopy frames) without a TTY, raw with one.
+func (d *Daemon) ContainerLogs(ctx context.Context, name string, opts LogsOptions, start func(tty bool) io.Writer) error {
+	c, err := d.containers.Get(name)
+	if err != nil {
+		return err
+	}
+	s := c.Snapshot()
+	if !opts.Stdout && !opts.Stderr {
+		return cerrdefs.ErrInvalidArgument.WithMessage("Bad parameters: you must choose at least one stream")
+	}
+	lc := d.logConfig(s)
+	if lc.Driver == logs.None {
+		return cerrdefs.ErrNotImplemented.WithMessage(`configured logging driver does not support reading`)
+	}
+	w := start(s.Config.Tty)
+	return d.writeLogs(ctx, s, opts, w)
+}
+
+// writeLogs copies the container's log to w.
+func (d *Daemon) writeLogs(ctx context.Context, s *ctr.Container, opts LogsOptions, w io.Writer) error {
+	lc := d.logConfig(s)
+	r, err := logs.NewReader(logs.Config{Driver: lc.Driver, Path: lc.Path, Opts: lc.Opts})
+	if err != nil {
+		return err
+	}
+	follow := opts.Follow && s.State.Running()
+	for msg, err := range r.Read(ctx, logs.ReadOptions{Tail: opts.Tail, Since: opts.Since, Until: opts.Until, Follow: follow}) {
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		stream := byte(1)
+		switch msg.Stream {
+		case "stdout":
+			if !opts.Stdout {
+				continue
+			}
+		case "stderr":
+			if !opts.Stderr {
+				continue
+			}
+			stream = 2
+		}
+		var line []byte
+		if opts.Timestamps {
+			line = append(line, msg.Time.UTC().Format(time.RFC3339Nano)...)
+			line = append(line, ' ')
+		}
+		if opts.Details {
+			line = append(line, detailsPrefix(msg.Attrs)...)
+		}
+		line = append(line, msg.Line...)
+		if s.Config.Tty {
+			_, err = w.Write(line)
+		} else {
+			err = writeFrame(w, stream, line)
+		}
+		if err != nil {
+			return nil // the client went away
+		}
+	}
+	return nil
+}
+
+// detailsPrefix is docker logs --details' "k=v,k2=v2 " before each line.
+func detailsPrefix(attrs map[string]string) string {
+	if len(attrs) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(attrs))
+	for k := range attrs {
+		keys = append(keys, k)
+	}
+	sortStrings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + attrs[k]
+	}
+	return strings.Join(parts, ",") + " "
+}
+
+// writeFrame writes one stdcopy frame: stream byte, three zeros, big-endian
+// length, payload.
+func writeFrame(w io.Writer, stream byte, p []byte) error {
+	buf := make([]byte, 8+len(p))
+	buf[0] = stream
+	binary.BigEndian.PutUint32(buf[4:8], uint32(len(p)))
+	copy(buf[8:], p)
+	_, err := w.Write(buf)
+	return err
+}
+
+// execRecord is one docker exec: made by ExecCreate, run by ExecStart.
+type execRecord struct {
+	mu          sync.Mutex
+	ID          string
+	ContainerID string
+	Req         container.ExecCreateRequest
+	Running     bool
+	Started     bool
+	ExitCode    *int
+	Pid         int
+	DetachKeys  []byte
+}
+
+// ExecCreate prepares a process to run in a running container.
+func (d *Daemon) ExecCreate(ctx context.Context, name string, req container.ExecCreateRequest) (string, error) {
+	c, err := d.containers.Get(name)
+	if err != nil {
+		return "", err
+	}
+	s := c.Snapshot()
+	switch s.State.Status {
+	case ctr.Running:
+	case ctr.Paused:
+		return "", cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is paused, unpause the container before exec", s.ID))
+	case ctr.Restarting:
+		return "", cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("Container %s is restarting, wait until the container is running", s.ID))
+	default:
+		return "", cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is not running", s.ID))
+	}
+	if len(req.Cmd) == 0 {
+		return "", cerrdefs.ErrInvalidArgument.WithMessage("No exec command specified")
+	}
+	keys, err := parseDetachKeys(req.DetachKeys)
+	if err != nil {
+		return "", err
+	}
+	var b [32]byte
+	rand.Read(b[:])
+	e := &execRecord{ID: hex.EncodeToString(b[:]), ContainerID: s.ID, Req: req, DetachKeys: keys}
+	d.execMu.Lock()
+	d.execs[e.ID] = e
+	d.execMu.Unlock()
+	d.containerEvent(s, eventtypes.Action("exec_create: "+strings.Join(req.Cmd, " ")), map[string]string{"execID": e.ID})
+	return e.ID, nil
+}
+
+func (d *Daemon) exec(id string) (*execRecord, error) {
+	d.execMu.Lock()
+	defer d.execMu.Unlock()
+	e, ok := d.execs[id]
+	if !ok {
+		return nil, cerrdefs.ErrNotFound.WithMessage("No such exec instance: " + id)
+	}
+	return e, nil
+}
+
+// ExecStart runs an exec, detached or streaming over the hijacked connection.
+func (d *Daemon) ExecStart(ctx context.Context, execID string, opts ExecStartOptions, upgrade Upgrade) error {
+	e, err := d.exec(execID)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	if e.Started {
+		e.mu.Unlock()
+		return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("Error: Exec command %s is already running", e.ID))
+	}
+	e.Started, e.Running = true, true
+	e.mu.Unlock()
+	c, err := d.containers.Get(e.ContainerID)
+	if err != nil {
+		return err
+	}
+	s := c.Snapshot()
+	req := e.Req
+	if opts.ConsoleSize != nil {
+		req.ConsoleSize = opts.ConsoleSize
+	}
+	var conn io.ReadWriteCloser
+	if !opts.Detach {
+		if conn, err = upgrade(req.Tty); err != nil {
+			return err
+		}
+		defer conn.Close()
+	}
+	fail := func(err error) error {
+		code := 126
+		if cerrdefs.IsNotFound(err) {
+			code = 127
+		}
+		e.mu.Lock()
+		e.Running, e.ExitCode = false, &code
+		e.mu.Unlock()
+		if conn != nil {
+			// After the upgrade the error can only travel in the stream, where the
+			// docker CLI prints it.
+			msg := []byte(err.Error() + "\r\n")
+			if req.Tty {
+				conn.Write(msg)
+			} else {
+				writeFrame(conn, 2, msg)
+			}
+			return nil
+		}
+		return err
+	}
+	client := d.run.shim(s.ID)
+	if client == nil {
+		return fail(cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is not running", s.ID)))
+	}
+	proc, err := d.execProcess(s, req)
+	if err != nil {
+		return fail(err)
+	}
+	stream, pid, err := client.Exec(context.WithoutCancel(ctx), shim.ExecOpts{ID: e.ID, Process: proc, Terminal: req.Tty, Stdin: req.AttachStdin && !opts.Detach})
+	if err != nil {
+		return fail(translateStartError(err))
+	}
+	e.mu.Lock()
+	e.Pid = pid
+	e.mu.Unlock()
+	d.containerEvent(s, eventtypes.Action("exec_start: "+strings.Join(req.Cmd, " ")), map[string]string{"execID": e.ID})
+	finish := func() {
+		st, err := client.ExecState(context.Background(), e.ID)
+		e.mu.Lock()
+		e.Running = false
+		if err == nil && st.Exit != nil {
+			code := st.Exit.Code
+			e.ExitCode = &code
+		}
+		e.mu.Unlock()
+		code := ""
+		if e.ExitCode != nil {
+			code = fmt.Sprint(*e.ExitCode)
+		}
+		d.containerEvent(s, eventtypes.ActionExecDie, map[string]string{"execID": e.ID, "exitCode": code})
+	}
+	if opts.Detach {
+		go func() {
+			io.Copy(io.Discard, stream)
+			stream.Close()
+			finish()
+		}()
+		return nil
+	}
+	splice(conn, stream, req.AttachStdin)
+	finish()
+	return nil
+}
+
+// execProcess is the process of an exec: the container's own, as its
+// config.json has it, changed as the exec asks.
+func (d *Daemon) execProcess(s *ctr.Container, req container.ExecCreateRequest) (*specs.Process, error) {
+	data, err := os.ReadFile(filepath.Join(d.bundleDir(s.ID), "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", s.ID, err)
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		return nil, fmt.Errorf("container %s: %w", s.ID, err)
+	}
+	if spec.Process == nil {
+		return nil, fmt.Errorf("container %s: no process in its spec", s.ID)
+	}
+	return oci.ExecProcess(spec.Process, d.rootfsDir(s.ID), req, d.host)
+}
+
+// ExecInspect describes an exec as docker exec's client reads it.
+func (d *Daemon) ExecInspect(ctx context.Context, execID string) (*container.ExecInspectResponse, error) {
+	e, err := d.exec(execID)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var args []string
+	if len(e.Req.Cmd) > 1 {
+		args = e.Req.Cmd[1:]
+	}
+	priv := e.Req.Privileged
+	return &container.ExecInspectResponse{
+		ID: e.ID, Running: e.Running, ExitCode: e.ExitCode,
+		ProcessConfig: &container.ExecProcessConfig{Tty: e.Req.Tty, Entrypoint: e.Req.Cmd[0], Arguments: nonNil(args), Privileged: &priv, User: e.Req.User},
+		OpenStdin:     e.Req.AttachStdin, OpenStdout: e.Req.AttachStdout, OpenStderr: e.Req.AttachStderr,
+		CanRemove: !e.Running && e.Started, ContainerID: e.ContainerID, DetachKeys: e.DetachKeys, Pid: e.Pid,
+	}, nil
+}
+
+// ExecResize sets the size of an exec's terminal.
+func (d *Daemon) ExecResize(ctx context.Context, execID string, height, width uint) error {
+	e, err := d.exec(execID)
+	if err != nil {
+		return err
+	}
+	client := d.run.shim(e.ContainerID)
+	if client == nil {
+		return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is not running", e.ContainerID))
+	}
+	return client.ResizeExec(ctx, e.ID, uint16(height), uint16(width))
+}

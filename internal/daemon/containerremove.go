@@ -1,0 +1,182 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	eventtypes "github.com/moby/moby/api/types/events"
+
+	ctr "github.com/berth-engine/berth/internal/container"
+	"github.com/berth-engine/berth/internal/snapshot"
+	"github.com/berth-engine/berth/internal/timestamp"
+)
+
+// ContainerRemove removes a container: its record, writable layer, managed
+// files and logs, and with RemoveVolumes its anonymous volumes. A running
+// container is refused unless Force, which kills it first.
+func (d *Daemon) ContainerRemove(ctx context.Context, name string, opts RemoveOptions) error {
+	c, err := d.containers.Get(name)
+	if err != nil {
+		return err
+	}
+	if opts.RemoveLink {
+		return cerrdefs.ErrInvalidArgument.WithMessage("Conflict, cannot remove the default link name of the container")
+	}
+	st := c.Snapshot().State
+	if st.Running() {
+		if !opts.Force {
+			if st.Status == ctr.Paused {
+				return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot remove container %q: container is paused and must be unpaused first", c.Snapshot().Name))
+			}
+			return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot remove container %q: container is running: stop the container before removing or force remove", c.Snapshot().Name))
+		}
+		if err := d.killAndWait(ctx, c); err != nil {
+			return fmt.Errorf("cannot remove container %q: could not kill: %w", c.Snapshot().Name, err)
+		}
+	}
+	return d.removeContainer(ctx, c, opts.RemoveVolumes)
+}
+
+// removeContainer removes a container that does not run.
+func (d *Daemon) removeContainer(ctx context.Context, c *ctr.Container, volumes bool) error {
+	c.Lock()
+	if c.State.Status == ctr.Removing {
+		c.Unlock()
+		return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("removal of container %s is already in progress", c.ID))
+	}
+	if c.State.Running() {
+		c.Unlock()
+		return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot remove container %q: container is running", c.Name))
+	}
+	prev := c.State.Status
+	c.State.Status = ctr.Removing
+	c.Unlock()
+	fail := func(err error) error {
+		c.Lock()
+		c.State.Status = prev
+		c.Unlock()
+		return err
+	}
+	d.unmountRootfs(c.ID)
+	if err := d.images.RemoveRootfs(context.WithoutCancel(ctx), c.SnapshotKey); err != nil && !cerrdefs.IsNotFound(err) {
+		return fail(fmt.Errorf("cannot remove container %q: %w", c.Name, err))
+	}
+	if err := os.RemoveAll(d.bundleDir(c.ID)); err != nil {
+		return fail(fmt.Errorf("cannot remove container %q: %w", c.Name, err))
+	}
+	d.releaseVolumes(context.WithoutCancel(ctx), c.ID, c.Snapshot().Mounts, volumes)
+	if err := d.containers.Delete(c); err != nil {
+		return fail(err)
+	}
+	d.waiters.changed(c.ID, false, true)
+	d.containerEvent(c.Snapshot(), eventtypes.ActionDestroy, nil)
+	return nil
+}
+
+// ContainerRename gives a container a new name.
+func (d *Daemon) ContainerRename(ctx context.Context, name, newName string) error {
+	if newName == "" {
+		return cerrdefs.ErrInvalidArgument.WithMessage("Neither old nor new names may be empty")
+	}
+	c, err := d.containers.Get(name)
+	if err != nil {
+		return err
+	}
+	c.Lock()
+	defer c.Unlock()
+	old := c.Name
+	if strings.TrimPrefix(newName, "/") == strings.TrimPrefix(old, "/") {
+		return cerrdefs.ErrInvalidArgument.WithMessage("Renaming a container with the same name as its current name")
+	}
+	n, err := d.containers.ReserveName(newName, c.ID)
+	if err != nil {
+		return err
+	}
+	if err := d.containers.Rename(c, n); err != nil {
+		d.containers.ReleaseName(n, c.ID)
+		return err
+	}
+	d.events.Publish(eventtypes.ContainerEventType, eventtypes.ActionRename, containerActor(c, map[string]string{"oldName": old}))
+	return nil
+}
+
+// ContainersPrune removes every stopped container the filters (until, label,
+// label!) select, as docker container prune does.
+func (d *Daemon) ContainersPrune(ctx context.Context, filters map[string][]string) (*container.PruneReport, error) {
+	match, err := pruneFilter(filters)
+	if err != nil {
+		return nil, err
+	}
+	rep := &container.PruneReport{ContainersDeleted: []string{}}
+	for _, c := range d.containers.List() {
+		s := c.Snapshot()
+		if s.State.Running() || s.State.Status == ctr.Removing || !match(s) {
+			continue
+		}
+		size := d.layerSize(ctx, s)
+		if err := d.removeContainer(ctx, c, false); err != nil {
+			d.log.Warn("container prune", "id", s.ID, "err", err)
+			continue
+		}
+		rep.ContainersDeleted = append(rep.ContainersDeleted, s.ID)
+		rep.SpaceReclaimed += uint64(size)
+	}
+	d.events.Publish(eventtypes.ContainerEventType, eventtypes.ActionPrune, eventtypes.Actor{Attributes: map[string]string{"reclaimed": fmt.Sprint(rep.SpaceReclaimed)}})
+	return rep, nil
+}
+
+func (d *Daemon) layerSize(ctx context.Context, c *ctr.Container) int64 {
+	if u, ok := d.snaps.(snapshot.Usager); ok {
+		if usage, err := u.Usage(ctx, c.SnapshotKey); err == nil {
+			return usage.Size
+		}
+	}
+	return 0
+}
+
+// pruneFilter is prune's --filter: until (a time or a duration ago), label and
+// label! (key or key=value).
+func pruneFilter(f map[string][]string) (func(*ctr.Container) bool, error) {
+	var until time.Time
+	for k, vs := range f {
+		switch k {
+		case "label", "label!":
+		case "until":
+			for _, v := range vs {
+				t, err := timestamp.Parse(v, time.Now())
+				if err != nil {
+					return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("failed to parse value %q of filter 'until': %v", v, err))
+				}
+				until = t
+			}
+		default:
+			return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter '%s'", k))
+		}
+	}
+	return func(c *ctr.Container) bool {
+		if !until.IsZero() && !c.Created.Before(until) {
+			return false
+		}
+		has := func(l string) bool {
+			k, v, withValue := strings.Cut(l, "=")
+			got, ok := c.Config.Labels[k]
+			return ok && (!withValue || got == v)
+		}
+		for _, l := range f["label"] {
+			if !has(l) {
+				return false
+			}
+		}
+		for _, l := range f["label!"] {
+			if has(l) {
+				return false
+			}
+		}
+		return true
+	}, nil
+}

@@ -1,0 +1,626 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	eventtypes "github.com/moby/moby/api/types/events"
+
+	"github.com/berth-engine/berth/internal/atomicfile"
+	ctr "github.com/berth-engine/berth/internal/container"
+	"github.com/berth-engine/berth/internal/logs"
+	"github.com/berth-engine/berth/internal/mount"
+	"github.com/berth-engine/berth/internal/oci"
+	"github.com/berth-engine/berth/internal/runtime"
+	"github.com/berth-engine/berth/internal/runtime/shim"
+	"github.com/berth-engine/berth/internal/signals"
+)
+
+// defaultStopTimeout is how long stop waits after the stop signal before it
+// kills, unless the container or the request says otherwise.
+const defaultStopTimeout = 10
+
+// runner is the daemon's part that runs containers: the berth-runtime binary
+// (for shims), the runtime library over its state root (for kill, pause,
+// update, stats), and the shims of running containers.
+type runner struct {
+	bin string // berth-runtime; empty if not found
+	rt  *runtime.Runtime
+
+	mu    sync.Mutex
+	shims map[string]*shim.Client
+	// ops serialises lifecycle operations (start, stop, kill, remove...) per container.
+	ops map[string]*sync.Mutex
+}
+
+// findRuntime finds berth-runtime beside berthd's own binary, else on PATH.
+func findRuntime() string {
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), "berth-runtime")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("berth-runtime"); err == nil {
+		return p
+	}
+	return ""
+}
+
+// opLock returns the lock of container id's lifecycle operations.
+func (r *runner) opLock(id string) *sync.Mutex {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.ops[id]
+	if !ok {
+		m = &sync.Mutex{}
+		r.ops[id] = m
+	}
+	return m
+}
+
+func (r *runner) shim(id string) *shim.Client {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.shims[id]
+}
+
+func (r *runner) setShim(id string, c *shim.Client) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c == nil {
+		delete(r.shims, id)
+	} else {
+		r.shims[id] = c
+	}
+}
+
+// ociDefaults are the daemon-wide container settings from its configuration.
+func (d *Daemon) ociDefaults() oci.Defaults {
+	def := oci.Defaults{NoNewPrivileges: d.cfg.NoNewPrivileges}
+	for _, u := range d.cfg.DefaultUlimits {
+		def.Ulimits = append(def.Ulimits, u)
+	}
+	return def
+}
+
+func (d *Daemon) rootfsDir(id string) string { return filepath.Join(d.bundleDir(id), "rootfs") }
+
+// unmountRootfs unmounts a container's root file system (and anything below it).
+func (d *Daemon) unmountRootfs(id string) {
+	target := d.rootfsDir(id)
+	if err := mount.UnmountAll(target, 0); err != nil {
+		mount.UnmountAll(target, syscall.MNT_DETACH)
+	}
+}
+
+// ContainerStart starts a created or stopped container.
+func (d *Daemon) ContainerStart(ctx context.Context, name, detachKeys string) error {
+	c, err := d.containers.Get(name)
+	if err != nil {
+		return err
+	}
+	op := d.run.opLock(c.ID)
+	op.Lock()
+	defer op.Unlock()
+	st := c.Snapshot().State
+	switch st.Status {
+	case ctr.Running, ctr.Restarting:
+		return cerrdefs.ErrNotModified.WithMessage("container already started")
+	case ctr.Paused:
+		return cerrdefs.ErrConflict.WithMessage("cannot start a paused container, try unpause instead")
+	case ctr.Removing, ctr.Dead:
+		return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("container is marked for removal and cannot be started"))
+	}
+	if err := d.start(ctx, c, false); err != nil {
+		return err
+	}
+	return nil
+}
+
+// start runs the container: root file system mounted, spec written, shim
+// launched, pending attaches connected, program started, monitor watching. The
+// caller holds the container's operation lock. On failure nothing runs and
+// nothing stays mounted; the container records the error as Docker does.
+func (d *Daemon) start(ctx context.Context, c *ctr.Container, restart bool) (err error) {
+	ctx = context.WithoutCancel(ctx) // a client hanging up must not leave a half-started container
+	if d.run.bin == "" {
+		return errors.New("cannot start containers: no berth-runtime binary beside berthd or on PATH")
+	}
+	s := c.Snapshot()
+	bundle := d.bundleDir(s.ID)
+	rootfs := d.rootfsDir(s.ID)
+	defer func() {
+		if err == nil {
+			return
+		}
+		d.unmountRootfs(s.ID)
+		c.Lock()
+		c.State.Error = err.Error()
+		if !restart {
+			c.State.ExitCode = 128
+			if c.State.Status == ctr.Created || c.State.Status == ctr.Restarting {
+				c.State.Status = ctr.Exited
+			}
+		}
+		d.containers.Save(c)
+		c.Unlock()
+		d.waiters.changed(s.ID, false, false)
+	}()
+	if err := os.MkdirAll(rootfs, 0o711); err != nil {
+		return fmt.Errorf("container %s: %w", s.ID, err)
+	}
+	mounts, err := d.snaps.Mounts(ctx, s.SnapshotKey)
+	if err != nil {
+		return fmt.Errorf("container %s: root file system: %w", s.ID, err)
+	}
+	d.unmountRootfs(s.ID) // a previous run's, if a crash left it
+	if err := mount.All(mounts, rootfs); err != nil {
+		return fmt.Errorf("container %s: mount root file system: %w", s.ID, err)
+	}
+	userMounts, err := d.resolveMounts(ctx, s)
+	if err != nil {
+		return err
+	}
+	spec, err := oci.Spec(oci.Input{
+		ID:         s.ID,
+		Config:     s.Config,
+		HostConfig: s.HostConfig,
+		Rootfs:     rootfs,
+		Mounts:     userMounts,
+		Files:      oci.EtcFiles{Hosts: s.HostsPath, Hostname: s.HostnamePath, ResolvConf: s.ResolvConfPath},
+		Defaults:   d.ociDefaults(),
+		Host:       d.host,
+	})
+	if err != nil {
+		return err
+	}
+	spec.Root.Path = rootfs
+	data, err := jsonMarshal(spec)
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteVolatile(filepath.Join(bundle, "config.json"), data, 0o600); err != nil {
+		return fmt.Errorf("container %s: %w", s.ID, err)
+	}
+	os.Remove(filepath.Join(bundle, "exit.json"))
+	client, err := shim.Launch(ctx, shim.Opts{
+		Runtime:     d.run.bin,
+		ID:          s.ID,
+		Bundle:      bundle,
+		RuntimeRoot: d.run.rt.Store.Root,
+		StateDir:    bundle,
+		Terminal:    s.Config.Tty,
+		OpenStdin:   s.Config.OpenStdin,
+		StdinOnce:   s.Config.StdinOnce,
+		Log:         d.logConfig(s),
+	})
+	if err != nil {
+		return translateStartError(err)
+	}
+	d.run.setShim(s.ID, client)
+	d.attachPending(s.ID, client)
+	pid, err := client.Start(ctx)
+	if err != nil {
+		d.run.setShim(s.ID, nil)
+		shutdownShim(client)
+		return translateStartError(err)
+	}
+	c.Lock()
+	c.State = ctr.State{Status: ctr.Running, Pid: pid, StartedAt: time.Now().UTC(), Health: c.State.Health}
+	if !restart {
+		c.RestartCount = 0
+	}
+	err = d.containers.Save(c)
+	c.Unlock()
+	if err != nil {
+		d.log.Warn("save container state", "id", s.ID, "err", err)
+	}
+	d.waiters.changed(s.ID, false, false)
+	d.containerEvent(s, eventtypes.ActionStart, nil)
+	go d.monitor(c, client)
+	return nil
+}
+
+// translateStartError turns the runtime's reason a program did not start into
+// Docker's words and status: a missing executable is "not found" (docker run
+// exits 127), one that cannot be run "permission denied" (126).
+func translateStartError(err error) error {
+	msg := err.Error()
+	switch {
+	case containsAny(msg, "no such file or directory", "executable file not found"):
+		return cerrdefs.ErrNotFound.WithMessage("failed to create task for container: failed to create shim task: OCI runtime create failed: " + msg + ": unknown")
+	case containsAny(msg, "permission denied"):
+		return cerrdefs.ErrPermissionDenied.WithMessage("failed to create task for container: failed to create shim task: OCI runtime create failed: " + msg + ": unknown")
+	}
+	return fmt.Errorf("failed to create task for container: %w", err)
+}
+
+// logConfig is the log driver the container writes to, with its options.
+func (d *Daemon) logConfig(s *ctr.Container) shim.LogConfig {
+	attrs, _ := logAttrs(s) // checked at create
+	return shim.LogConfig{Driver: logDriver(s.HostConfig), Path: s.LogPath, Opts: s.HostConfig.LogConfig.Config, Attrs: attrs}
+}
+
+// logDriver is the container's log driver, json-file unless it chose one.
+func logDriver(hc *container.HostConfig) string {
+	if hc.LogConfig.Type == "" {
+		return logs.JSONFile
+	}
+	return hc.LogConfig.Type
+}
+
+// monitor waits for the container's exit and records it.
+func (d *Daemon) monitor(c *ctr.Container, client *shim.Client) {
+	exit, err := client.Wait(context.Background())
+	if err != nil {
+		// The shim went away without an exit: reap what is left.
+		d.log.Warn("container shim lost", "id", c.ID, "err", err)
+		exit, _ = shim.Reap(client.StateDir(), d.run.rt.Store.Root, c.ID)
+		if exit.Code == 0 {
+			exit.Code = 255
+		}
+		if exit.ExitedAt.IsZero() {
+			exit.ExitedAt = time.Now()
+		}
+	}
+	d.handleExit(c, client, exit)
+}
+
+// handleExit records an exit, releases what the run held, and applies the
+// restart policy or --rm.
+func (d *Daemon) handleExit(c *ctr.Container, client *shim.Client, exit shim.Exit) {
+	op := d.run.opLock(c.ID)
+	op.Lock()
+	d.run.setShim(c.ID, nil)
+	if client != nil {
+		shutdownShim(client)
+	}
+	d.unmountRootfs(c.ID)
+	d.releaseMounts(c)
+	c.Lock()
+	stoppedByUser := c.State.StoppedByUser
+	c.State = ctr.State{
+		Status: ctr.Exited, ExitCode: exit.Code, OOMKilled: exit.OOMKilled,
+		StartedAt: c.State.StartedAt, FinishedAt: exit.ExitedAt.UTC(), StoppedByUser: stoppedByUser,
+	}
+	hc := c.HostConfig
+	restart := !stoppedByUser && shouldRestart(hc.RestartPolicy, exit.Code, c.RestartCount)
+	if restart {
+		c.State.Status = ctr.Restarting
+		c.RestartCount++
+	}
+	if err := d.containers.Save(c); err != nil {
+		d.log.Warn("save container state", "id", c.ID, "err", err)
+	}
+	c.Unlock()
+	s := c.Snapshot()
+	if exit.OOMKilled {
+		d.containerEvent(s, eventtypes.ActionOOM, nil)
+	}
+	d.containerEvent(s, eventtypes.ActionDie, map[string]string{"exitCode": strconv.Itoa(exit.Code)})
+	d.waiters.changed(c.ID, true, false)
+	op.Unlock()
+
+	switch {
+	case hc.AutoRemove && !restart:
+		if err := d.removeContainer(context.Background(), c, true); err != nil {
+			d.log.Warn("auto-remove", "id", c.ID, "err", err)
+		}
+	case restart:
+		go d.restartLater(c, s.RestartCount)
+	}
+}
+
+// shouldRestart applies a restart policy to an exit.
+func shouldRestart(p container.RestartPolicy, code, restarts int) bool {
+	switch p.Name {
+	case container.RestartPolicyAlways, container.RestartPolicyUnlessStopped:
+		return true
+	case container.RestartPolicyOnFailure:
+		return code != 0 && (p.MaximumRetryCount == 0 || restarts < p.MaximumRetryCount)
+	}
+	return false
+}
+
+// restartLater starts a container again after Docker's back-off: 100 ms
+// doubling with each restart, at most a minute.
+func (d *Daemon) restartLater(c *ctr.Container, n int) {
+	delay := 100 * time.Millisecond
+	for i := 1; i < n && delay < time.Minute; i++ {
+		delay *= 2
+	}
+	time.Sleep(min(delay, time.Minute))
+	op := d.run.opLock(c.ID)
+	op.Lock()
+	defer op.Unlock()
+	if _, err := d.containers.Get(c.ID); err != nil {
+		return // removed meanwhile
+	}
+	if st := c.Snapshot().State; st.Status != ctr.Restarting || st.StoppedByUser {
+		return
+	}
+	if err := d.start(context.Background(), c, true); err != nil {
+		d.log.Warn("restart by policy", "id", c.ID, "err", err)
+		c.Lock()
+		c.State.Status = ctr.Exited
+		d.containers.Save(c)
+		c.Unlock()
+		d.waiters.changed(c.ID, false, false)
+	}
+}
+
+func shutdownShim(c *shim.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c.Shutdown(ctx)
+}
+
+// stopSignal is the signal stop sends first.
+func stopSignal(s *ctr.Container, override string) (syscall.Signal, error) {
+	name := override
+	if name == "" {
+		name = s.Config.StopSignal
+	}
+	if name == "" {
+		return syscall.SIGTERM, nil
+	}
+	sig, err := signals.Parse(name)
+	if err != nil {
+		return 0, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid signal: %s", name))
+	}
+	return sig, nil
+}
+
+// ContainerStop stops a running container: its stop signal, then SIGKILL
+// after the timeout.
+func (d *Daemon) ContainerStop(ctx context.Context, name string, opts StopOptions) error {
+	c, err := d.containers.Get(name)
+	if err != nil {
+		return err
+	}
+	if !c.Snapshot().State.Running() {
+		return cerrdefs.ErrNotModified.WithMessage("container already stopped")
+	}
+	if err := d.stop(ctx, c, opts); err != nil {
+		return err
+	}
+	d.containerEvent(c.Snapshot(), eventtypes.ActionStop, nil)
+	return nil
+}
+
+// stop signals the container and waits for its exit, killing it when the
+// timeout passes.
+func (d *Daemon) stop(ctx context.Context, c *ctr.Container, opts StopOptions) error {
+	s := c.Snapshot()
+	sig, err := stopSignal(s, opts.Signal)
+	if err != nil {
+		return err
+	}
+	timeout := defaultStopTimeout
+	if s.Config.StopTimeout != nil {
+		timeout = *s.Config.StopTimeout
+	}
+	if opts.Timeout != nil {
+		timeout = *opts.Timeout
+	}
+	c.Lock()
+	c.State.StoppedByUser = true
+	if c.State.Status == ctr.Restarting {
+		// Between two runs: nothing to signal; the pending restart gives up.
+		c.State.Status = ctr.Exited
+		d.containers.Save(c)
+		c.Unlock()
+		d.waiters.changed(c.ID, false, false)
+		return nil
+	}
+	d.containers.Save(c)
+	c.Unlock()
+	exited, _ := d.waiters.watchExit(c.ID)
+	if s.State.Status == ctr.Paused {
+		d.run.rt.Resume(c.ID)
+	}
+	if err := d.signal(c, sig); err != nil && !errors.Is(err, runtime.ErrNotRunning) {
+		return err
+	}
+	if timeout >= 0 {
+		select {
+		case <-exited:
+			return nil
+		case <-time.After(time.Duration(timeout) * time.Second):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if err := d.signal(c, syscall.SIGKILL); err != nil && !errors.Is(err, runtime.ErrNotRunning) {
+			return err
+		}
+	}
+	select {
+	case <-exited:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// signal sends sig to the container's init and publishes the kill event.
+func (d *Daemon) signal(c *ctr.Container, sig syscall.Signal) error {
+	err := d.run.rt.Kill(c.ID, sig, false)
+	if err == nil {
+		d.containerEvent(c.Snapshot(), eventtypes.ActionKill, map[string]string{"signal": strconv.Itoa(int(sig))})
+	}
+	return err
+}
+
+// killAndWait kills a running container and waits for its exit to be recorded.
+func (d *Daemon) killAndWait(ctx context.Context, c *ctr.Container) error {
+	zero := 0
+	return d.stop(ctx, c, StopOptions{Signal: "KILL", Timeout: &zero})
+}
+
+// ContainerKill sends a signal (SIGKILL by default) to a running container.
+func (d *Daemon) ContainerKill(ctx context.Context, name, signal string) error {
+	c, err := d.containers.Get(name)
+	if err != nil {
+		return err
+	}
+	sig := syscall.SIGKILL
+	if signal != "" {
+		if sig, err = signals.Parse(signal); err != nil {
+			return cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid signal: %s", signal))
+		}
+	}
+	s := c.Snapshot()
+	if !s.State.Running() || s.State.Status == ctr.Restarting {
+		return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot kill container: %s: container %s is not running", name, s.ID))
+	}
+	if sig == syscall.SIGKILL || sig == syscall.SIGTERM || sig == syscall.SIGINT {
+		c.Lock()
+		c.State.StoppedByUser = true
+		d.containers.Save(c)
+		c.Unlock()
+	}
+	if err := d.signal(c, sig); err != nil {
+		if errors.Is(err, runtime.ErrNotRunning) {
+			return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot kill container: %s: container %s is not running", name, s.ID))
+		}
+		return err
+	}
+	return nil
+}
+
+// ContainerRestart stops the container if it runs, then starts it.
+func (d *Daemon) ContainerRestart(ctx context.Context, name string, opts StopOptions) error {
+	c, err := d.containers.Get(name)
+	if err != nil {
+		return err
+	}
+	if c.Snapshot().State.Running() {
+		if err := d.stop(ctx, c, opts); err != nil {
+			return err
+		}
+	}
+	op := d.run.opLock(c.ID)
+	op.Lock()
+	defer op.Unlock()
+	if err := d.start(ctx, c, false); err != nil {
+		return err
+	}
+	d.containerEvent(c.Snapshot(), eventtypes.ActionRestart, nil)
+	return nil
+}
+
+// ContainerPause freezes a running container.
+func (d *Daemon) ContainerPause(ctx context.Context, name string) error {
+	c, err := d.containers.Get(name)
+	if err != nil {
+		return err
+	}
+	op := d.run.opLock(c.ID)
+	op.Lock()
+	defer op.Unlock()
+	s := c.Snapshot()
+	switch s.State.Status {
+	case ctr.Paused:
+		return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is already paused", s.ID))
+	case ctr.Running:
+	default:
+		return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is not running", s.ID))
+	}
+	if err := d.run.rt.Pause(s.ID); err != nil {
+		return fmt.Errorf("cannot pause container %s: %w", s.ID, err)
+	}
+	d.setStatus(c, ctr.Paused)
+	d.containerEvent(s, eventtypes.ActionPause, nil)
+	return nil
+}
+
+// ContainerUnpause thaws a paused container.
+func (d *Daemon) ContainerUnpause(ctx context.Context, name string) error {
+	c, err := d.containers.Get(name)
+	if err != nil {
+		return err
+	}
+	op := d.run.opLock(c.ID)
+	op.Lock()
+	defer op.Unlock()
+	s := c.Snapshot()
+	if s.State.Status != ctr.Paused {
+		return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is not paused", s.ID))
+	}
+	if err := d.run.rt.Resume(s.ID); err != nil {
+		return fmt.Errorf("cannot unpause container %s: %w", s.ID, err)
+	}
+	d.setStatus(c, ctr.Running)
+	d.containerEvent(s, eventtypes.ActionUnPause, nil)
+	return nil
+}
+
+func (d *Daemon) setStatus(c *ctr.Container, st ctr.Status) {
+	c.Lock()
+	c.State.Status = st
+	d.containers.Save(c)
+	c.Unlock()
+	d.waiters.changed(c.ID, false, false)
+}
+
+// reconcileContainers brings the records in line with what runs after berthd
+// starts: a running container whose shim answers is watched again; one whose
+// shim is gone gets the exit the shim recorded, or 255 (and is cleaned up).
+// Containers whose restart policy asks for it are started.
+func (d *Daemon) reconcileContainers() {
+	for _, c := range d.containers.List() {
+		s := c.Snapshot()
+		switch s.State.Status {
+		case ctr.Running, ctr.Paused:
+			dir := d.bundleDir(s.ID)
+			client, err := shim.Connect(context.Background(), dir)
+			if err == nil {
+				d.run.setShim(s.ID, client)
+				go d.monitor(c, client)
+				continue
+			}
+			exit, rerr := shim.ReadExit(dir)
+			if rerr != nil {
+				exit, _ = shim.Reap(dir, d.run.rt.Store.Root, s.ID)
+				if exit.Code == 0 {
+					exit.Code = 255
+				}
+			}
+			if exit.ExitedAt.IsZero() {
+				exit.ExitedAt = time.Now()
+			}
+			d.handleExit(c, nil, exit)
+		case ctr.Restarting:
+			go d.restartLater(c, s.RestartCount)
+		case ctr.Removing:
+			c.Lock()
+			c.State.Status = ctr.Dead
+			d.containers.Save(c)
+			c.Unlock()
+		case ctr.Created, ctr.Exited:
+			d.unmountRootfs(s.ID)
+			if s.State.Status == ctr.Exited && !s.State.StoppedByUser &&
+				(s.HostConfig.RestartPolicy.Name == container.RestartPolicyAlways || s.HostConfig.RestartPolicy.Name == container.RestartPolicyUnlessStopped) {
+				go func() {
+					op := d.run.opLock(s.ID)
+					op.Lock()
+					defer op.Unlock()
+					if err := d.start(context.Background(), c, true); err != nil {
+						d.log.Warn("restart by policy after berthd started", "id", s.ID, "err", err)
+					}
+				}()
+			}
+		}
+	}
+}

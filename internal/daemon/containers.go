@@ -1,0 +1,312 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/distribution/reference"
+	"github.com/moby/moby/api/types/container"
+	eventtypes "github.com/moby/moby/api/types/events"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	ctr "github.com/berth-engine/berth/internal/container"
+	"github.com/berth-engine/berth/internal/logs"
+	"github.com/berth-engine/berth/internal/oci"
+	"github.com/berth-engine/berth/internal/runtime"
+	"github.com/berth-engine/berth/internal/runtime/shim"
+	"github.com/berth-engine/berth/internal/volume"
+)
+
+// The container part of the data root:
+//
+//	<data-root>/containers/<id>/   the record (internal/container), its log,
+//	                               hostname, hosts and resolv.conf
+//	<exec-root>/containers/<id>/   the bundle berth-runtime runs (config.json,
+//	                               the mounted root file system) and the shim's
+//	                               socket and exit record
+
+// openContainers opens the container store and removes what a crash left of
+// creations it cut short.
+func (d *Daemon) openContainers() error {
+	var err error
+	if d.containers, err = ctr.Open(filepath.Join(d.cfg.DataRoot, "containers")); err != nil {
+		return err
+	}
+	if d.volumes, err = volume.Open(filepath.Join(d.cfg.DataRoot, "volumes")); err != nil {
+		return err
+	}
+	d.waiters = newStateWaiters()
+	d.host = oci.ProbeHost()
+	d.pending = map[string][]*pendingAttach{}
+	d.execs = map[string]*execRecord{}
+	rt := runtime.New(filepath.Join(d.cfg.ExecRoot, "runtime"))
+	d.run = &runner{bin: findRuntime(), rt: rt, shims: map[string]*shim.Client{}, ops: map[string]*sync.Mutex{}}
+	if d.run.bin != "" {
+		rt.Self = d.run.bin
+	}
+	for _, id := range d.containers.Leftovers() {
+		d.log.Info("removing an unfinished container", "id", id)
+		d.images.RemoveRootfs(context.Background(), id)
+		d.containers.RemoveDir(id)
+		os.RemoveAll(d.bundleDir(id))
+	}
+	return nil
+}
+
+// bundleDir is where container id's OCI bundle and shim state live.
+func (d *Daemon) bundleDir(id string) string {
+	return filepath.Join(d.cfg.ExecRoot, "containers", id)
+}
+
+// containerActor is a container event's actor: its ID, with its name, image and
+// labels as attributes, as Docker sends them.
+func containerActor(c *ctr.Container, extra map[string]string) eventtypes.Actor {
+	attrs := map[string]string{"name": strings.TrimPrefix(c.Name, "/"), "image": c.ImageRef}
+	if c.Config != nil {
+		for k, v := range c.Config.Labels {
+			attrs[k] = v
+		}
+	}
+	for k, v := range extra {
+		attrs[k] = v
+	}
+	return eventtypes.Actor{ID: c.ID, Attributes: attrs}
+}
+
+func (d *Daemon) containerEvent(c *ctr.Container, action eventtypes.Action, extra map[string]string) {
+	d.events.Publish(eventtypes.ContainerEventType, action, containerActor(c, extra))
+}
+
+// ContainerCreate makes a container: its record, a fresh writable layer over
+// its image and the files berthd manages for it. Nothing runs yet. On any
+// failure nothing is left: no record, name, layer or file.
+func (d *Daemon) ContainerCreate(ctx context.Context, opts ContainerCreateOptions) (_ container.CreateResponse, err error) {
+	if opts.Config == nil {
+		return container.CreateResponse{}, cerrdefs.ErrInvalidArgument.WithMessage("config cannot be empty in order to create a container")
+	}
+	if opts.Config.Image == "" {
+		return container.CreateResponse{}, cerrdefs.ErrInvalidArgument.WithMessage("no image specified")
+	}
+	hc := opts.HostConfig
+	if hc == nil {
+		hc = &container.HostConfig{}
+	}
+	img, err := d.images.Get(ctx, opts.Config.Image)
+	if err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return container.CreateResponse{}, cerrdefs.ErrNotFound.WithMessage("No such image: " + familiarTagged(opts.Config.Image))
+		}
+		return container.CreateResponse{}, err
+	}
+	if p := opts.Platform; p != nil && (p.OS != "" && p.OS != img.Config.OS || p.Architecture != "" && p.Architecture != img.Config.Architecture) {
+		return container.CreateResponse{}, cerrdefs.ErrNotFound.WithMessage(fmt.Sprintf("image with reference %s was found but its platform (%s) does not match the specified platform (%s)",
+			opts.Config.Image, platformString(img.Config.Platform), platformString(*p)))
+	}
+	cfg := *opts.Config
+	hcCopy := *hc
+	hc = &hcCopy
+	if err := oci.MergeImage(&cfg, &img.Config.Config); err != nil {
+		return container.CreateResponse{}, err
+	}
+	path, args, err := command(&cfg)
+	if err != nil {
+		return container.CreateResponse{}, err
+	}
+	if err := validateHostConfig(hc); err != nil {
+		return container.CreateResponse{}, err
+	}
+	id := d.containers.NewID()
+	defaults := d.ociDefaults()
+	oci.Adapt(id, &cfg, hc, defaults, d.host)
+	warnings, err := oci.Validate(&cfg, hc, defaults, d.host)
+	if err != nil {
+		return container.CreateResponse{}, err
+	}
+	name, err := d.containers.ReserveName(opts.Name, id)
+	if err != nil {
+		return container.CreateResponse{}, err
+	}
+	defer func() {
+		if err != nil {
+			d.containers.ReleaseName(name, id)
+		}
+	}()
+	dir := d.containers.Dir(id)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return container.CreateResponse{}, fmt.Errorf("container %s: %w", id, err)
+	}
+	defer func() {
+		if err != nil {
+			d.containers.RemoveDir(id)
+		}
+	}()
+	mounts, err := d.parseMounts(ctx, id, &cfg, hc)
+	if err != nil {
+		return container.CreateResponse{}, err
+	}
+	defer func() {
+		if err != nil {
+			d.releaseVolumes(context.WithoutCancel(ctx), id, mounts, true)
+		}
+	}()
+	if _, err := d.images.PrepareRootfs(ctx, img.ID.String(), id); err != nil {
+		return container.CreateResponse{}, err
+	}
+	defer func() {
+		if err != nil {
+			d.images.RemoveRootfs(context.WithoutCancel(ctx), id)
+		}
+	}()
+	c := &ctr.Container{
+		ID:          id,
+		Name:        name,
+		Created:     time.Now().UTC(),
+		Image:       img.ID,
+		ImageRef:    opts.Config.Image,
+		Path:        path,
+		Args:        args,
+		Config:      &cfg,
+		HostConfig:  hc,
+		State:       ctr.State{Status: ctr.Created},
+		Driver:      d.driver,
+		SnapshotKey: id,
+		Mounts:      mounts,
+		LogPath:     filepath.Join(dir, logs.FileName(logDriver(hc), id)),
+	}
+	if err := logs.ValidateOpts(logDriver(hc), hc.LogConfig.Config); err != nil {
+		return container.CreateResponse{}, err
+	}
+	if _, err := logAttrs(c); err != nil {
+		return container.CreateResponse{}, cerrdefs.ErrInvalidArgument.WithMessage(err.Error())
+	}
+	if err := d.writeManagedFiles(c); err != nil {
+		return container.CreateResponse{}, err
+	}
+	if err := d.containers.Add(c); err != nil {
+		return container.CreateResponse{}, err
+	}
+	d.containerEvent(c, eventtypes.ActionCreate, nil)
+	return container.CreateResponse{ID: id, Warnings: nonNil(warnings)}, nil
+}
+
+// familiarTagged spells an image reference as Docker's "No such image" does:
+// familiar, with the default tag ("busybox:latest").
+func familiarTagged(ref string) string {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return ref
+	}
+	return reference.FamiliarString(reference.TagNameOnly(named))
+}
+
+func platformString(p ocispec.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+// command is the program a container runs: its entrypoint followed by its cmd
+// (an entrypoint of [""] is none).
+func command(c *container.Config) (string, []string, error) {
+	var argv []string
+	if !(len(c.Entrypoint) == 1 && c.Entrypoint[0] == "") {
+		argv = slices.Clone(c.Entrypoint)
+	}
+	argv = append(argv, c.Cmd...)
+	if len(argv) == 0 {
+		return "", nil, cerrdefs.ErrInvalidArgument.WithMessage("no command specified")
+	}
+	return argv[0], argv[1:], nil
+}
+
+// validateHostConfig refuses what Docker refuses before a container exists.
+func validateHostConfig(hc *container.HostConfig) error {
+	switch hc.RestartPolicy.Name {
+	case "", container.RestartPolicyDisabled, container.RestartPolicyAlways, container.RestartPolicyUnlessStopped:
+		if hc.RestartPolicy.MaximumRetryCount != 0 {
+			return cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid restart policy: maximum retry count can only be used with 'on-failure'"))
+		}
+	case container.RestartPolicyOnFailure:
+		if hc.RestartPolicy.MaximumRetryCount < 0 {
+			return cerrdefs.ErrInvalidArgument.WithMessage("invalid restart policy: maximum retry count cannot be negative")
+		}
+	default:
+		return cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid restart policy: unknown policy '%s'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'", hc.RestartPolicy.Name))
+	}
+	if hc.AutoRemove && hc.RestartPolicy.Name != "" && hc.RestartPolicy.Name != container.RestartPolicyDisabled {
+		return cerrdefs.ErrInvalidArgument.WithMessage("can't create 'AutoRemove' container with restart policy")
+	}
+	return nil
+}
+
+// writeManagedFiles writes the hostname, hosts and resolv.conf files the
+// container gets bind-mounted (until the network part manages them).
+func (d *Daemon) writeManagedFiles(c *ctr.Container) error {
+	dir := d.containers.Dir(c.ID)
+	c.HostnamePath = filepath.Join(dir, "hostname")
+	c.HostsPath = filepath.Join(dir, "hosts")
+	c.ResolvConfPath = filepath.Join(dir, "resolv.conf")
+	hostname := c.Config.Hostname
+	if c.Config.Domainname != "" {
+		hostname += "." + c.Config.Domainname
+	}
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+	files := map[string]string{
+		c.HostnamePath:   c.Config.Hostname + "\n",
+		c.HostsPath:      hosts,
+		c.ResolvConfPath: resolvConf(),
+	}
+	for p, content := range files {
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			return fmt.Errorf("container %s: %w", c.ID, err)
+		}
+	}
+	return nil
+}
+
+// resolvConf is the host's resolv.conf without loopback name servers (the
+// container cannot reach them), or Google's public servers when none is left,
+// as Docker does.
+func resolvConf() string {
+	data, _ := os.ReadFile("/etc/resolv.conf")
+	var out []string
+	servers := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "nameserver" {
+			if strings.HasPrefix(f[1], "127.") || f[1] == "::1" {
+				continue
+			}
+			servers++
+		}
+		if strings.TrimSpace(line) != "" {
+			out = append(out, line)
+		}
+	}
+	if servers == 0 {
+		out = append(out, "nameserver 8.8.8.8", "nameserver 8.8.4.4")
+	}
+	return strings.Join(out, "\n") + "\n"
+}
+
+// imageInUse tells the image service whether a container was made from id.
+func (d *Daemon) imageInUse(id string) bool {
+	if d.containers == nil {
+		return false
+	}
+	for _, c := range d.containers.List() {
+		if c.Snapshot().Image.String() == id {
+			return true
+		}
+	}
+	return false
+}
