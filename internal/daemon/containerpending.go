@@ -29,12 +29,3 @@ func (d *Daemon) ContainerExport(ctx context.Context, name string, w io.Writer) 
 func (d *Daemon) ContainerCommit(ctx context.Context, opts CommitOptions) (string, error) {
 	return "", errTODO
 }
-func (d *Daemon) ContainerTop(ctx context.Context, name, psArgs string) (container.TopResponse, error) {
-	return container.TopResponse{}, errTODO
-}
-func (d *Daemon) ContainerStats(ctx context.Context, name string, opts StatsOptions, send func(*container.StatsResponse) error) error {
-	return errTODO
-}
-func (d *Daemon) ContainerUpdate(ctx context.Context, name string, update container.UpdateConfig) (container.UpdateResponse, error) {
-	return container.UpdateResponse{}, errTODO
-}
