@@ -155,6 +155,7 @@ func (c *CLI) newRootCommand() *cobra.Command {
 		newCompletionCommand(),
 	)
 	root.AddCommand(c.newImageCommands()...)
+	c.addContainerCommands(root)
 	disableFlagsInUseLine(root)
 	return root
 }

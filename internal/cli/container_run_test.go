@@ -1,0 +1,208 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// field digs a value out of decoded JSON: field(m, "HostConfig", "Memory").
+func field(m map[string]any, path ...string) any {
+	var v any = m
+	for _, p := range path {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[p]
+	}
+	return v
+}
+
+// jsonOf re-encodes a decoded value, for comparing nested values.
+func jsonOf(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func TestRunDetachedSendsTheFlags(t *testing.T) {
+	d := newFakeDaemon(t)
+	fc := d.addContainer(t, &fakeContainer{id: ctrID})
+	host := t.TempDir()
+	r := runIn(t, d, "", "run", "-d", "--name", "web", "-e", "A=1", "-e", "B", "-l", "tier=front", "-m", "512m",
+		"--memory-swap", "-1", "--cpus", "1.5", "--restart", "on-failure:3", "-v", host+":/data:ro", "-v", "/anon",
+		"-v", "named:/cache", "--mount", "type=tmpfs,dst=/run,tmpfs-size=64m,tmpfs-mode=1770",
+		"--mount", "type=bind,src="+host+",target=/etc/x,readonly,bind-propagation=rslave",
+		"--mount", "type=volume,source=vol,destination=/v,volume-opt=o=uid=1000,volume-nocopy",
+		"--tmpfs", "/tmp:size=1m", "--ulimit", "nofile=1024:2048", "--device", "/dev/null:/dev/xnull:r",
+		"--security-opt", "no-new-privileges", "--sysctl", "net.ipv4.ip_forward=1", "--cap-add", "net_admin",
+		"--cap-drop", "ALL", "--health-cmd", "true", "--health-interval", "5s", "--health-retries", "2",
+		"--log-driver", "json-file", "--log-opt", "max-size=1m", "--init", "--network", "none", "-u", "1000:1000",
+		"-w", "/srv", "-h", "box", "--read-only", "--pids-limit", "64", "--shm-size", "128m", "--stop-signal", "SIGUSR1",
+		"--stop-timeout", "7", "--oom-score-adj", "100", "--group-add", "audio", "--privileged",
+		"busybox", "echo", "-n", "hi")
+	if r.code != 0 || r.stdout != ctrID+"\n" || r.stderr != "" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	want := []string{"POST /containers/create", "POST /containers/" + ctrID + "/wait", "POST /containers/" + ctrID + "/start"}
+	if got := d.calls(); !reflect.DeepEqual(got, want) {
+		t.Errorf("requests %q, want %q (wait before start, no attach)", got, want)
+	}
+	if q := fc.wait.query(t); q.Get("condition") != "next-exit" {
+		t.Errorf("wait query %v", q)
+	}
+	if q := fc.create.query(t); q.Get("name") != "web" {
+		t.Errorf("create query %v", q)
+	}
+	b := fc.create.body(t)
+	for _, c := range []struct {
+		path []string
+		want string
+	}{
+		{[]string{"Image"}, `"busybox"`},
+		{[]string{"Cmd"}, `["echo","-n","hi"]`},
+		{[]string{"Env"}, `["A=1","B"]`},
+		{[]string{"Labels"}, `{"tier":"front"}`},
+		{[]string{"User"}, `"1000:1000"`},
+		{[]string{"WorkingDir"}, `"/srv"`},
+		{[]string{"Hostname"}, `"box"`},
+		{[]string{"AttachStdout"}, `false`},
+		{[]string{"StopSignal"}, `"SIGUSR1"`},
+		{[]string{"StopTimeout"}, `7`},
+		{[]string{"Volumes"}, `{"/anon":{}}`},
+		{[]string{"Healthcheck"}, `{"Interval":5000000000,"Retries":2,"Test":["CMD-SHELL","true"]}`},
+		{[]string{"HostConfig", "Memory"}, `536870912`},
+		{[]string{"HostConfig", "MemorySwap"}, `-1`},
+		{[]string{"HostConfig", "NanoCpus"}, `1500000000`},
+		{[]string{"HostConfig", "RestartPolicy"}, `{"MaximumRetryCount":3,"Name":"on-failure"}`},
+		{[]string{"HostConfig", "Binds"}, `["` + host + `:/data:ro","named:/cache"]`},
+		{[]string{"HostConfig", "Tmpfs"}, `{"/tmp":"size=1m"}`},
+		{[]string{"HostConfig", "Ulimits"}, `[{"Hard":2048,"Name":"nofile","Soft":1024}]`},
+		{[]string{"HostConfig", "Devices"}, `[{"CgroupPermissions":"r","PathInContainer":"/dev/xnull","PathOnHost":"/dev/null"}]`},
+		{[]string{"HostConfig", "SecurityOpt"}, `["no-new-privileges"]`},
+		{[]string{"HostConfig", "Sysctls"}, `{"net.ipv4.ip_forward":"1"}`},
+		{[]string{"HostConfig", "CapAdd"}, `["CAP_NET_ADMIN"]`},
+		{[]string{"HostConfig", "CapDrop"}, `["ALL"]`},
+		{[]string{"HostConfig", "LogConfig"}, `{"Config":{"max-size":"1m"},"Type":"json-file"}`},
+		{[]string{"HostConfig", "Init"}, `true`},
+		{[]string{"HostConfig", "NetworkMode"}, `"none"`},
+		{[]string{"HostConfig", "ReadonlyRootfs"}, `true`},
+		{[]string{"HostConfig", "PidsLimit"}, `64`},
+		{[]string{"HostConfig", "ShmSize"}, `134217728`},
+		{[]string{"HostConfig", "OomScoreAdj"}, `100`},
+		{[]string{"HostConfig", "GroupAdd"}, `["audio"]`},
+		{[]string{"HostConfig", "Privileged"}, `true`},
+		{[]string{"HostConfig", "AutoRemove"}, `false`},
+		{[]string{"HostConfig", "Mounts"}, `[{"Target":"/run","TmpfsOptions":{"Mode":1016,"SizeBytes":67108864},"Type":"tmpfs"},` +
+			`{"BindOptions":{"Propagation":"rslave"},"ReadOnly":true,"Source":"` + host + `","Target":"/etc/x","Type":"bind"},` +
+			`{"Source":"vol","Target":"/v","Type":"volume","VolumeOptions":{"DriverConfig":{"Options":{"o":"uid=1000"}},"NoCopy":true}}]`},
+		{[]string{"NetworkingConfig"}, `{"EndpointsConfig":{}}`},
+	} {
+		if got := jsonOf(field(b, c.path...)); got != c.want {
+			t.Errorf("%s = %s, want %s", strings.Join(c.path, "."), got, c.want)
+		}
+	}
+}
+
+func TestRunAttachedRelaysTheStreamsAndExitsWithTheStatus(t *testing.T) {
+	d := newFakeDaemon(t)
+	fc := d.addContainer(t, &fakeContainer{id: ctrID, exit: 3, program: func(_ io.Reader, stdout, stderr io.Writer) {
+		io.WriteString(stdout, "hello\n")
+		io.WriteString(stderr, "oops\n")
+	}})
+	r := runIn(t, d, "", "run", "busybox", "sh", "-c", "echo hello; echo oops >&2; exit 3")
+	if r.code != 3 || r.stdout != "hello\n" || r.stderr != "oops\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	id := "/containers/" + ctrID
+	want := []string{"POST /containers/create", "POST " + id + "/attach", "POST " + id + "/wait", "POST " + id + "/start"}
+	if got := d.calls(); !reflect.DeepEqual(got, want) {
+		t.Errorf("requests %q, want %q (attach and wait before start)", got, want)
+	}
+	if q := fc.attach.query(t).Encode(); q != "stderr=1&stdout=1&stream=1" {
+		t.Errorf("attach query %s", q)
+	}
+	b := fc.create.body(t)
+	if field(b, "AttachStdout") != true || field(b, "AttachStderr") != true || field(b, "AttachStdin") != false || field(b, "OpenStdin") != false {
+		t.Errorf("create attaches %s", jsonOf(b))
+	}
+}
+
+func TestRunInteractiveSendsStdin(t *testing.T) {
+	d := newFakeDaemon(t)
+	fc := d.addContainer(t, &fakeContainer{id: ctrID, program: func(stdin io.Reader, stdout, _ io.Writer) {
+		b, _ := io.ReadAll(stdin)
+		io.WriteString(stdout, strings.ToUpper(string(b)))
+	}})
+	r := runIn(t, d, "piped input\n", "run", "-i", "-a", "stdin", "-a", "stdout", "busybox", "tr", "a-z", "A-Z")
+	if r.code != 0 || r.stdout != "PIPED INPUT\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if q := fc.attach.query(t).Encode(); q != "stdin=1&stdout=1&stream=1" {
+		t.Errorf("attach query %s", q)
+	}
+	b := fc.create.body(t)
+	if field(b, "AttachStdin") != true || field(b, "OpenStdin") != true || field(b, "StdinOnce") != true || field(b, "AttachStderr") != false {
+		t.Errorf("create attaches %s", jsonOf(b))
+	}
+}
+
+func TestRunRmWaitsForRemoval(t *testing.T) {
+	d := newFakeDaemon(t)
+	fc := d.addContainer(t, &fakeContainer{id: ctrID})
+	if r := runIn(t, d, "", "run", "--rm", "busybox", "true"); r.code != 0 {
+		t.Fatalf("exit %d %q", r.code, r.stderr)
+	}
+	if q := fc.wait.query(t); q.Get("condition") != "removed" {
+		t.Errorf("wait query %v", q)
+	}
+	if field(fc.create.body(t), "HostConfig", "AutoRemove") != true {
+		t.Errorf("AutoRemove not sent")
+	}
+}
+
+func TestRunPullsAMissingImage(t *testing.T) {
+	d := newFakeDaemon(t)
+	created := false
+	create := &capture{}
+	d.mux.HandleFunc("POST /containers/create", func(w http.ResponseWriter, r *http.Request) {
+		create.add(r)
+		w.Header().Set("Content-Type", "application/json")
+		if !created {
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"message":"No such image: busybox:latest"}`)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"Id":%q,"Warnings":["your kernel lacks swap limits"]}`, ctrID)
+	})
+	pull := &capture{}
+	d.mux.HandleFunc("POST /images/create", func(w http.ResponseWriter, r *http.Request) {
+		pull.add(r)
+		created = true
+		for _, m := range []string{
+			`{"status":"Pulling from library/busybox","id":"latest"}`,
+			`{"status":"Pull complete","progressDetail":{},"id":"3f57d9401f8d"}`,
+			`{"status":"Digest: sha256:1111"}`,
+			`{"status":"Status: Downloaded newer image for busybox:latest"}`,
+		} {
+			io.WriteString(w, m+"\n")
+		}
+	})
+	r := runIn(t, d, "", "create", "busybox")
+	wantErr := "Unable to find image 'busybox:latest' locally\nlatest: Pulling from library/busybox\n3f57d9401f8d: Pull complete\n" +
+		"Digest: sha256:1111\nStatus: Downloaded newer image for busybox:latest\nWARNING: your kernel lacks swap limits\n"
+	if r.code != 0 || r.stdout != ctrID+"\n" || r.stderr != wantErr {
+		t.Fatalf("exit %d, stdout %q, stderr:\n%s\nwant:\n%s", r.code, r.stdout, r.stderr, wantErr)
+	}
+	if q := pull.query(t); q.Get("fromImage") != "docker.io/library/busybox" || q.Get("tag") != "latest" {
+		t.Errorf("pull query %v", q)
+	}
+	if create.count() != 2 {
+		t.Errorf("%d creates, want 2 (before and after the pull)", create.count())
+	}
+}
