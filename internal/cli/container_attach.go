@@ -91,7 +91,7 @@ func (c *CLI) runAttach(cmd *cobra.Command, o attachOptions, name string) error 
 			// One size off first, so a shell redraws its prompt at once.
 			cl.ContainerResize(ctx, name, client.ContainerResizeOptions{Height: h + 1, Width: w + 1})
 		}
-		c.monitorTTYSize(ctx, cl, name, false)
+		defer c.monitorTTYSize(ctx, cl, name, false)()
 	}
 	// Detaching ends attach with "read escape sequence" and status 1, as in
 	// docker.

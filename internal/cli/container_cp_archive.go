@@ -331,6 +331,9 @@ func untar(r io.Reader, dir string) error {
 			return err
 		}
 		name := filepath.Clean(filepath.FromSlash(strings.TrimPrefix(hdr.Name, "/")))
+		if name != "." && !filepath.IsLocal(name) {
+			return fmt.Errorf("%q is outside of %q", hdr.Name, dir)
+		}
 		if name != "." {
 			if parent := filepath.Dir(name); parent != "." {
 				if err := root.MkdirAll(parent, 0o755); err != nil {

@@ -101,7 +101,7 @@ func (c *CLI) runExec(cmd *cobra.Command, o execOptions, name string, command []
 		done <- h.stream(ctx, &resp.HijackedResponse)
 	}()
 	if o.TTY && isTerminal(c.env.Stdin) {
-		c.monitorTTYSize(ctx, cl, res.ID, true)
+		defer c.monitorTTYSize(ctx, cl, res.ID, true)()
 	}
 	if err := <-done; err != nil {
 		return err

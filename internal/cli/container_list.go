@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"path"
 	"slices"
@@ -44,6 +46,21 @@ func (tableHeader) Label(name string) string {
 	return strings.NewReplacer("-", " ", "_", " ").Replace(n[len(n)-1])
 }
 
+// renderRows renders rows with format under header, a tableHeader so that
+// {{.Label "x"}} columns have a title.
+func renderRows[T any](w io.Writer, name, f string, header tableHeader, rows []T) error {
+	l, err := format.NewList(w, name, f, header)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := l.Add(r); err != nil {
+			return err
+		}
+	}
+	return l.Flush()
+}
+
 var psHeader = tableHeader{
 	"ID": "CONTAINER ID", "Names": "NAMES", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
 	"RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS", "Size": "SIZE",
@@ -75,6 +92,13 @@ type psRow struct {
 
 // Label is the value of one of the container's labels.
 func (r psRow) Label(name string) string { return r.labels[name] }
+
+// MarshalJSON escapes <, > and & ("0.0.0.0:80-\u003e80/tcp"), as docker's
+// --format json does.
+func (r psRow) MarshalJSON() ([]byte, error) {
+	type plain psRow
+	return json.Marshal(plain(r))
+}
 
 // platformValue prints as os/arch[/variant] in a template, and as the
 // platform's object in JSON.
@@ -135,7 +159,7 @@ func (c *CLI) runPs(cmd *cobra.Command, o psOptions) error {
 	for _, ctr := range res.Items {
 		rows = append(rows, newPsRow(ctr, !o.NoTrunc, now))
 	}
-	return renderList(cmd.OutOrStdout(), "ps", f, psHeader, rows)
+	return renderRows(cmd.OutOrStdout(), "ps", f, psHeader, rows)
 }
 
 // psFormat is the layout docker chooses for the flags.

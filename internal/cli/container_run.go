@@ -114,7 +114,7 @@ func (c *CLI) runContainer(cmd *cobra.Command, o runOptions, attachFlag bool, cf
 		return nil
 	}
 	if config.Tty && isTerminal(c.env.Stdout) {
-		c.monitorTTYSize(streamCtx, cl, id, false)
+		defer c.monitorTTYSize(streamCtx, cl, id, false)()
 	}
 	select {
 	case err := <-streamDone:

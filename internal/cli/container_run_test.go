@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -204,5 +206,129 @@ func TestRunPullsAMissingImage(t *testing.T) {
 	}
 	if create.count() != 2 {
 		t.Errorf("%d creates, want 2 (before and after the pull)", create.count())
+	}
+}
+
+func TestRunBadInput(t *testing.T) {
+	d := newFakeDaemon(t)
+	d.reply("POST /containers/create", http.StatusNotFound, apiError("No such image: busybox:latest"))
+	existing := filepath.Join(t.TempDir(), "cid")
+	os.WriteFile(existing, []byte("x"), 0o644)
+	const usage = "\n\nUsage:  berth run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nRun 'berth run --help' for more information\n"
+	const help = "\n\nRun 'berth run --help' for more information\n"
+	for _, c := range []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		// docker 28's go-units (v0.5.0) words a bad unit so.
+		{[]string{"-m", "1x"}, 125, `invalid argument "1x" for "-m, --memory" flag: invalid suffix: 'x'` + usage},
+		{[]string{"-m", "lots"}, 125, `invalid argument "lots" for "-m, --memory" flag: invalid size: 'lots'` + usage},
+		{[]string{"--cpus", "abc"}, 125, `invalid argument "abc" for "--cpus" flag: failed to parse abc as a rational number` + usage},
+		{[]string{"--cpus", "0.0000000001"}, 125, `invalid argument "0.0000000001" for "--cpus" flag: value is too precise` + usage},
+		{[]string{"--mount", "type=bind"}, 125, `invalid argument "type=bind" for "--mount" flag: target is required` + usage},
+		{[]string{"--mount", "bogus=1,target=/x"}, 125, `invalid argument "bogus=1,target=/x" for "--mount" flag: unexpected key 'bogus' in 'bogus=1'` + usage},
+		{[]string{"--mount", "type=tmpfs,dst=/x,volume-nocopy"}, 125, `invalid argument "type=tmpfs,dst=/x,volume-nocopy" for "--mount" flag: cannot mix 'volume-*' options with mount type 'tmpfs'` + usage},
+		{[]string{"-e", "=x"}, 125, `invalid argument "=x" for "-e, --env" flag: invalid environment variable: =x` + usage},
+		{[]string{"--ulimit", "foo"}, 125, `invalid argument "foo" for "--ulimit" flag: invalid ulimit argument: foo` + usage},
+		{[]string{"--sysctl", "kernel.foo=1"}, 125, `invalid argument "kernel.foo=1" for "--sysctl" flag: sysctl 'kernel.foo=1' is not allowed` + usage},
+		{[]string{"-a", "stdbad"}, 125, `invalid argument "stdbad" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR` + usage},
+		{[]string{"--bogus"}, 125, "unknown flag: --bogus" + usage},
+		{[]string{"--restart", "on-failure:x"}, 125, "berth: invalid restart policy format: maximum retry count must be an integer" + help},
+		{[]string{"--restart", "always", "--rm"}, 125, "berth: conflicting options: cannot specify both --restart and --rm" + help},
+		{[]string{"-v", "a::b"}, 125, "berth: invalid spec: a::b: empty section between colons" + help},
+		{[]string{"--pull", "sometimes"}, 125, `berth: invalid pull option: 'sometimes': must be one of "always", "missing" or "never"` + help},
+		{[]string{"--health-interval", "-1s"}, 125, "berth: --health-interval cannot be negative" + help},
+		{[]string{"--no-healthcheck", "--health-cmd", "true"}, 125, "berth: --no-healthcheck conflicts with --health-* options" + help},
+		{[]string{"--security-opt", "bogus"}, 125, `berth: Invalid --security-opt: "bogus"` + help},
+		{[]string{"--pid", "bogus"}, 125, "berth: --pid: invalid PID mode" + help},
+		{[]string{"--memory-swappiness", "101"}, 125, "berth: invalid value: 101. Valid memory swappiness range is 0-100" + help},
+		{[]string{"--log-driver", "none", "--log-opt", "a=b"}, 125, "berth: invalid logging opts for driver none" + help},
+		{[]string{"--env-file", "/nonexistent/env"}, 125, "berth: open /nonexistent/env: no such file or directory" + help},
+		{[]string{"--cidfile", existing}, 125, "berth: container ID file found, make sure the other container isn't running or delete " + existing + help},
+		{[]string{"-d", "-a", "stdout"}, 1, "conflicting options: cannot specify both --attach and --detach\n"},
+		{[]string{"-it"}, 1, "the input device is not a TTY\n"},
+		{[]string{"--pull", "never"}, 125, "berth: Error response from daemon: No such image: busybox:latest" + help},
+	} {
+		args := append(append([]string{"run"}, c.args...), "busybox")
+		r := runIn(t, d, "", args...)
+		if r.code != c.code || r.stderr != c.stderr {
+			t.Errorf("berth %s: exit %d, stderr:\n%q\nwant exit %d:\n%q", strings.Join(args, " "), r.code, r.stderr, c.code, c.stderr)
+		}
+	}
+	if r := runIn(t, d, "", "run"); r.code != 1 || r.stderr != "berth: 'berth run' requires at least 1 argument\n\nUsage:  berth run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nSee 'berth run --help' for more information\n" {
+		t.Errorf("run without image: exit %d %q", r.code, r.stderr)
+	}
+	if r := runIn(t, d, "", "create", "--pull", "never", "busybox"); r.code != 1 || r.stderr != "Error response from daemon: No such image: busybox:latest\n" {
+		t.Errorf("create of a missing image: exit %d %q", r.code, r.stderr)
+	}
+}
+
+func TestRunExitCodesForStartFailures(t *testing.T) {
+	for _, c := range []struct {
+		msg  string
+		code int
+	}{
+		{`failed to create task: exec: "nope": executable file not found in $PATH`, 127},
+		{`exec /bin/app: no such file or directory`, 127},
+		{`exec /etc/passwd: permission denied`, 126},
+		{`cannot join network of a non running container`, 125},
+	} {
+		d := newFakeDaemon(t)
+		d.reply("POST /containers/create", http.StatusCreated, map[string]any{"Id": ctrID})
+		d.reply("POST /containers/"+ctrID+"/wait", http.StatusOK, map[string]any{"StatusCode": 0})
+		d.reply("POST /containers/"+ctrID+"/start", http.StatusBadRequest, apiError(c.msg))
+		r := runIn(t, d, "", "run", "-d", "busybox", "nope")
+		want := "berth: Error response from daemon: " + c.msg + "\n\nRun 'berth run --help' for more information\n"
+		if r.code != c.code || r.stderr != want || r.stdout != ctrID+"\n" {
+			t.Errorf("start fails with %q: exit %d, stdout %q, stderr %q; want exit %d", c.msg, r.code, r.stdout, r.stderr, c.code)
+		}
+	}
+}
+
+func TestRunNameInUse(t *testing.T) {
+	d := newFakeDaemon(t)
+	const msg = `Conflict. The container name "/web" is already in use by container "` + ctrID + `". You have to remove (or rename) that container to be able to reuse that name.`
+	d.reply("POST /containers/create", http.StatusConflict, apiError(msg))
+	r := runIn(t, d, "", "run", "--name", "web", "busybox")
+	if want := "berth: Error response from daemon: " + msg + "\n\nRun 'berth run --help' for more information\n"; r.code != 125 || r.stderr != want {
+		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestCreateWritesTheCIDFile(t *testing.T) {
+	d := newFakeDaemon(t)
+	create := d.reply("POST /containers/create", http.StatusCreated, map[string]any{"Id": ctrID, "Warnings": []string{"mind the gap"}})
+	cid := filepath.Join(t.TempDir(), "cid")
+	r := runIn(t, d, "", "create", "--cidfile", cid, "--platform", "linux/arm64", "-p", "127.0.0.1:8080:80/tcp", "--expose", "9000-9001",
+		"--entrypoint", "", "busybox")
+	if r.code != 0 || r.stdout != ctrID+"\n" || r.stderr != "WARNING: mind the gap\n" {
+		t.Fatalf("exit %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if b, err := os.ReadFile(cid); err != nil || string(b) != ctrID {
+		t.Errorf("cidfile %q %v", b, err)
+	}
+	if q := create.query(t); q.Get("platform") != "linux/arm64" {
+		t.Errorf("create query %v", q)
+	}
+	b := create.body(t)
+	if got := jsonOf(field(b, "HostConfig", "PortBindings")); got != `{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"8080"}]}` {
+		t.Errorf("PortBindings %s", got)
+	}
+	if got := jsonOf(field(b, "ExposedPorts")); got != `{"80/tcp":{},"9000/tcp":{},"9001/tcp":{}}` {
+		t.Errorf("ExposedPorts %s", got)
+	}
+	if got := jsonOf(field(b, "Entrypoint")); got != `[""]` {
+		t.Errorf("--entrypoint '' sent %s", got)
+	}
+	// A failed create leaves no cidfile behind.
+	d2 := newFakeDaemon(t)
+	d2.reply("POST /containers/create", http.StatusNotFound, apiError("No such image: x:latest"))
+	cid2 := filepath.Join(t.TempDir(), "cid")
+	if r := runIn(t, d2, "", "create", "--pull", "never", "--cidfile", cid2, "x"); r.code != 1 {
+		t.Errorf("exit %d", r.code)
+	}
+	if _, err := os.Stat(cid2); !os.IsNotExist(err) {
+		t.Errorf("cidfile left behind: %v", err)
 	}
 }

@@ -35,10 +35,12 @@ func forwardSignals(ctx context.Context, cl *client.Client, id string, sigc <-ch
 
 // monitorTTYSize keeps the container's (or exec's) terminal the size of the
 // local one: once now, and again whenever the local window changes, until
-// ctx ends. The first resize may come before the daemon has the terminal
-// ready, so it is retried a few times, as docker does.
-func (c *CLI) monitorTTYSize(ctx context.Context, cl *client.Client, id string, exec bool) {
-	changes, stop := notifyResize()
+// ctx ends or stop is called (stop returns once the watch has ended). The
+// first resize may come before the daemon has the terminal ready, so it is
+// retried a few times, as docker does.
+func (c *CLI) monitorTTYSize(ctx context.Context, cl *client.Client, id string, exec bool) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	changes, unnotify := notifyResize()
 	resize := func() error {
 		h, w, ok := terminalSize(c.env.Stdout)
 		if !ok || h == 0 && w == 0 {
@@ -51,8 +53,10 @@ func (c *CLI) monitorTTYSize(ctx context.Context, cl *client.Client, id string, 
 		_, err := cl.ContainerResize(ctx, id, client.ContainerResizeOptions{Height: h, Width: w})
 		return err
 	}
+	done := make(chan struct{})
 	go func() {
-		defer stop()
+		defer close(done)
+		defer unnotify()
 		var err error
 		for retry := 0; retry < 10; retry++ {
 			if err = resize(); err == nil || ctx.Err() != nil {
@@ -75,4 +79,8 @@ func (c *CLI) monitorTTYSize(ctx context.Context, cl *client.Client, id string, 
 			}
 		}
 	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }

@@ -105,7 +105,7 @@ func (c *CLI) startAttached(cmd *cobra.Command, o startOptions, name string) err
 		return err
 	}
 	if ctr.Config.Tty && isTerminal(c.env.Stdout) {
-		c.monitorTTYSize(ctx, cl, ctr.ID, false)
+		defer c.monitorTTYSize(ctx, cl, ctr.ID, false)()
 	}
 	if err := <-streamDone; err != nil {
 		if errors.Is(err, errDetached) {

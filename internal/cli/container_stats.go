@@ -310,7 +310,7 @@ func renderStats(w io.Writer, f string, entries []statsEntry, trunc, redraw bool
 	for i, e := range entries {
 		rows[i] = e.row(trunc)
 	}
-	if err := renderList(&table, "stats", f, statsHeader, rows); err != nil {
+	if err := renderRows(&table, "stats", f, statsHeader, rows); err != nil {
 		return err
 	}
 	if !redraw {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -106,6 +107,12 @@ type volumeRow struct {
 // Label is the value of one of the volume's labels.
 func (r volumeRow) Label(name string) string { return r.labels[name] }
 
+// MarshalJSON escapes <, > and &, as docker's --format json does.
+func (r volumeRow) MarshalJSON() ([]byte, error) {
+	type plain volumeRow
+	return json.Marshal(plain(r))
+}
+
 func newVolumeRow(v volume.Volume) volumeRow {
 	r := volumeRow{Name: v.Name, Driver: v.Driver, Scope: v.Scope, Mountpoint: v.Mountpoint, Links: "N/A", Size: "N/A", labels: v.Labels}
 	var labels []string
@@ -157,7 +164,7 @@ func (c *CLI) newVolumeListCommand() *cobra.Command {
 			for i, v := range vols {
 				rows[i] = newVolumeRow(v)
 			}
-			return renderList(cmd.OutOrStdout(), "volumes", f, volumeHeader, rows)
+			return renderRows(cmd.OutOrStdout(), "volumes", f, volumeHeader, rows)
 		},
 	}
 	flags := cmd.Flags()
