@@ -196,9 +196,10 @@ func (u *Ulimits) Set(v string) error {
 
 func (u *Ulimits) Type() string { return "ulimit" }
 
-// Values returns the limits sorted by name.
+// Values returns the limits sorted by name (an empty list, not nil, as
+// docker sends it).
 func (u *Ulimits) Values() []*container.Ulimit {
-	var out []*container.Ulimit
+	out := []*container.Ulimit{}
 	for _, k := range sortedKeys(u.values) {
 		out = append(out, u.values[k])
 	}
