@@ -26,13 +26,17 @@ var DefaultCapabilities = []string{
 	"CAP_AUDIT_WRITE",
 }
 
-// allCapabilities returns every capability the host kernel has, in number
-// order: what --privileged and --cap-add ALL grant.
+// allCapabilities returns every capability the host kernel has and berthd
+// itself may hand out (its bounding set: a sandbox may withhold some), in
+// number order: what --privileged and --cap-add ALL grant.
 func allCapabilities(h Host) []string {
 	var out []string
 	for i, name := range caps.Known() {
 		if h.LastCap > 0 && i > h.LastCap {
 			break
+		}
+		if h.Bounding != 0 && h.Bounding&(1<<uint(i)) == 0 {
+			continue
 		}
 		out = append(out, name)
 	}

@@ -27,6 +27,7 @@ func ProbeHost() Host {
 	if n, err := strconv.Atoi(readTrimmed("/proc/sys/kernel/cap_last_cap")); err == nil {
 		h.LastCap = n
 	}
+	h.Bounding = boundingSet()
 	h.NoSwapLimit = !swapLimitSupported()
 	h.AppArmor = readTrimmed("/sys/module/apparmor/parameters/enabled") == "Y"
 	_, err := os.Stat("/sys/fs/selinux/enforce")
@@ -41,6 +42,21 @@ func ProbeHost() Host {
 	}
 	h.Hostname, _ = os.Hostname()
 	return h
+}
+
+// boundingSet reads this process's capability bounding set.
+func boundingSet() uint64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapBnd:"); ok {
+			n, _ := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 // swapLimitSupported reports whether the memory controller can limit swap:

@@ -147,6 +147,10 @@ type Host struct {
 	// LastCap is the highest capability number the kernel knows
 	// (/proc/sys/kernel/cap_last_cap); 0 means every capability berth knows.
 	LastCap int
+	// Bounding is berthd's own capability bounding set (CapBnd of
+	// /proc/self/status), a bit per capability: no container can hold more.
+	// 0 means unknown: every capability.
+	Bounding uint64
 	// NoSwapLimit is set when the memory cgroup cannot limit swap: then
 	// --memory-swap is discarded with a warning, as Docker does.
 	NoSwapLimit bool
