@@ -158,3 +158,33 @@ func TestStartAttached(t *testing.T) {
 		t.Errorf("wait condition %q", q)
 	}
 }
+
+func TestAttachNoStdinAndPsSize(t *testing.T) {
+	d := newFakeDaemon(t)
+	d.handleJSON("GET /containers/web/json", map[string]any{"Id": ctrID, "State": map[string]any{"Running": true}, "Config": map[string]any{"OpenStdin": true}})
+	d.reply("POST /containers/web/wait", http.StatusOK, map[string]any{"StatusCode": 0})
+	attach := &capture{}
+	d.mux.HandleFunc("POST /containers/web/attach", func(w http.ResponseWriter, r *http.Request) {
+		attach.add(r)
+		conn, _ := hijack(t, w, false)
+		conn.Close()
+	})
+	if r := runIn(t, d, "ignored", "attach", "--no-stdin", "--sig-proxy=false", "web"); r.code != 0 {
+		t.Errorf("exit %d %q", r.code, r.stderr)
+	}
+	if q := attach.query(t).Encode(); q != "stderr=1&stdout=1&stream=1" {
+		t.Errorf("--no-stdin attached %q", q)
+	}
+	psFixture(d)
+	r := runAt(t, d, "ps", "-s", "--format", "table {{.Names}}\t{{.Size}}")
+	if want := "NAMES     SIZE\nweb       1.2kB (virtual 5.07MB)\njob       0B\n"; r.stdout != want {
+		t.Errorf("ps -s:\n%q\nwant\n%q", r.stdout, want)
+	}
+	if q := d.lastRequest("/containers/json").URL.Query().Get("size"); q != "1" {
+		t.Errorf("ps -s sent size=%q", q)
+	}
+	r = runAt(t, d, "ps", "-s")
+	if first := strings.SplitN(r.stdout, "\n", 2)[0]; !strings.HasSuffix(first, "NAMES     SIZE") {
+		t.Errorf("ps -s header %q", first)
+	}
+}
