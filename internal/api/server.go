@@ -35,6 +35,8 @@ type Options struct {
 	Images ImageBackend
 	// Containers answers the /containers, /exec and /commit routes.
 	Containers ContainerBackend
+	// Volumes answers the /volumes routes.
+	Volumes VolumeBackend
 	// Version is berth's version, sent in the Server header.
 	Version string
 	// Logger receives request logs (debug) and failures; nil discards them.
@@ -70,6 +72,9 @@ func New(opts Options) *Server {
 	}
 	if opts.Containers != nil {
 		s.containerRoutes(opts.Containers)
+	}
+	if opts.Volumes != nil {
+		s.volumeRoutes(opts.Volumes)
 	}
 	s.http = &http.Server{
 		Handler:           s,

@@ -51,7 +51,7 @@ func (d *Daemon) SystemInfo(ctx context.Context) (*system.Info, error) {
 		Images:             counts.Images,
 		Driver:             driver,
 		DriverStatus:       [][2]string{{"Backing Filesystem", sysinfo.BackingFilesystem(d.cfg.DataRoot)}},
-		Plugins:            system.PluginsInfo{Volume: []string{}, Network: []string{}, Log: []string{}},
+		Plugins:            system.PluginsInfo{Volume: volumePlugins(), Network: []string{}, Log: []string{}},
 		MemoryLimit:        cg.MemoryLimit,
 		SwapLimit:          cg.SwapLimit,
 		CPUCfsPeriod:       cg.CPUCfsPeriod,
@@ -171,7 +171,11 @@ func (d *Daemon) SystemDiskUsage(ctx context.Context, opts DiskUsageOptions) (*D
 		du.Containers = []container.Summary{}
 	}
 	if opts.Volumes {
-		du.Volumes = []volume.Volume{}
+		vols, err := d.volumesDiskUsage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		du.Volumes = vols
 	}
 	if opts.BuildCache {
 		du.BuildCache = []build.CacheRecord{}
