@@ -323,8 +323,8 @@ func TestInspect(t *testing.T) {
 	if r := runAt(t, d, "inspect", "nosuch"); r.code != 1 || r.stdout != "[]\n" || r.stderr != "Error: No such object: nosuch\n" {
 		t.Errorf("inspect of nothing: exit %d %q %q", r.code, r.stdout, r.stderr)
 	}
-	if r := runAt(t, d, "inspect", "--type", "volume", "x"); r.code != 1 || r.stderr != "\"volume\" is not a valid value for --type\n" {
-		t.Errorf("--type volume: exit %d %q", r.code, r.stderr)
+	if r := runAt(t, d, "inspect", "--type", "nope", "x"); r.code != 1 || !strings.Contains(r.stderr, `unknown type: "nope": must be one of`) {
+		t.Errorf("--type nope: exit %d %q", r.code, r.stderr)
 	}
 	if r := runAt(t, d, "image", "inspect", "-f", "{{.Nope}}", "bbox"); r.code != 1 || !strings.HasPrefix(r.stderr, "template parsing error:") {
 		t.Errorf("missing key: exit %d %q", r.code, r.stderr)
