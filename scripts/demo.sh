@@ -39,3 +39,23 @@ echo "+ berth images"
 "$BERTH" images
 echo "+ berth history demo/busybox"
 "$BERTH" history demo/busybox
+
+# Containers (issue 4): run the image through berthd, with berth's CLI and with the docker CLI.
+echo "+ berth run --rm demo/busybox sh -c 'echo hello from a berth container; hostname; id'"
+"$BERTH" run --rm demo/busybox sh -c 'echo hello from a berth container; hostname; id'
+echo "+ berth run -d --name ticker demo/busybox sh -c 'while true; do date; sleep 1; done'"
+"$BERTH" run -d --name ticker demo/busybox sh -c 'while true; do date; sleep 1; done'
+sleep 1.5
+echo "+ berth ps"
+"$BERTH" ps
+echo "+ berth exec ticker ps"
+"$BERTH" exec ticker ps
+echo "+ berth logs ticker"
+"$BERTH" logs ticker
+echo "+ berth rm -f ticker"
+"$BERTH" rm -f ticker
+DOCKER=${DOCKER:-$(command -v /usr/local/bin/docker || command -v docker || true)}
+if [ -n "$DOCKER" ]; then
+  echo "+ docker run --rm demo/busybox echo hello through the docker CLI   (DOCKER_HOST=$BERTH_HOST)"
+  DOCKER_HOST=$BERTH_HOST "$DOCKER" run --rm demo/busybox echo hello through the docker CLI
+fi
