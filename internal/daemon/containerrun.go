@@ -123,6 +123,15 @@ func (d *Daemon) ContainerStart(ctx context.Context, name, detachKeys string) er
 		return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("container is marked for removal and cannot be started"))
 	}
 	if err := d.start(ctx, c, false); err != nil {
+		if c.Snapshot().HostConfig.AutoRemove {
+			// docker run --rm waits for the removal: a container that could not
+			// start goes at once, as Docker's does.
+			op.Unlock()
+			if rerr := d.removeContainer(context.WithoutCancel(ctx), c, true); rerr != nil {
+				d.log.Warn("auto-remove after a failed start", "id", c.ID, "err", rerr)
+			}
+			op.Lock()
+		}
 		return err
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -91,6 +92,8 @@ func (d *daemon) args() []string {
 // launch starts berthd with the daemon's paths and extra flags, without waiting.
 func (d *daemon) launch(extra ...string) {
 	d.t.Helper()
+	// berthd runs containers with the berth-runtime beside it.
+	testutil.Binary(d.t, "berth-runtime")
 	d.cmd = exec.Command(testutil.Binary(d.t, "berthd"), append(d.args(), extra...)...)
 	d.ready = make(chan struct{})
 	d.exited = make(chan struct{})
@@ -116,7 +119,61 @@ func (d *daemon) launch(extra ...string) {
 		d.exitErr = cmd.Wait()
 		close(exited)
 	}()
-	d.t.Cleanup(func() { kill(cmd, exited) })
+	d.t.Cleanup(func() {
+		kill(cmd, exited)
+		d.reapLeftovers()
+	})
+	// Runs before the daemon is stopped (clean-ups run last first): containers
+	// outlive berthd by design, so a test's containers go with the test.
+	d.t.Cleanup(func() {
+		select {
+		case <-exited:
+			return
+		default:
+		}
+		if ids, _, _ := d.docker("ps", "-aq"); strings.TrimSpace(ids) != "" {
+			d.docker(append([]string{"rm", "-f"}, strings.Fields(ids)...)...)
+		}
+	})
+}
+
+// reapLeftovers kills the shims and containers a test left under the
+// daemon's exec root (a test that killed berthd, or a failed one), and
+// unmounts what is still mounted under its roots, so no test leaks them.
+func (d *daemon) reapLeftovers() {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(cmdline), "\x00")
+		if len(args) >= 4 && args[1] == "shim" && strings.HasPrefix(args[3], d.ExecRoot+"/") {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	// Their containers: force-deleted through the runtime (processes, cgroups, mounts).
+	rtRoot := filepath.Join(d.ExecRoot, "runtime")
+	ids, _ := os.ReadDir(rtRoot)
+	for _, id := range ids {
+		exec.Command(testutil.Binary(d.t, "berth-runtime"), "--root", rtRoot, "delete", "--force", id.Name()).Run()
+	}
+	for _, root := range []string{d.ExecRoot, d.DataRoot} {
+		mounts, _ := os.ReadFile("/proc/self/mountinfo")
+		var under []string
+		for _, l := range strings.Split(string(mounts), "\n") {
+			if f := strings.Fields(l); len(f) > 4 && strings.HasPrefix(f[4], root+"/") {
+				under = append(under, f[4])
+			}
+		}
+		for i := len(under) - 1; i >= 0; i-- {
+			syscall.Unmount(under[i], syscall.MNT_DETACH)
+		}
+	}
 }
 
 // start launches berthd and waits until it serves: it has logged that it

@@ -1,0 +1,355 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// withImage starts a berthd holding the busybox image "bbox" (CMD sh).
+func withImage(t *testing.T) *daemon {
+	t.Helper()
+	requireE2E(t)
+	d := newDaemon(t)
+	d.start()
+	d.mustDocker("import", "--change", `CMD ["sh"]`, rootfsTar(t), "bbox")
+	return d
+}
+
+// dockerIn runs the docker CLI with stdin.
+func (d *daemon) dockerIn(stdin string, args ...string) (stdout, stderr string, code int) {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, dockerCLI, args...)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+d.Host(), "DOCKER_CONFIG="+d.DockerConfig)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		d.t.Fatal(err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+// eventually retries check until it returns "" or the time is up; it
+// returns the last complaint.
+func eventually(timeout time.Duration, check func() string) string {
+	deadline := time.Now().Add(timeout)
+	for {
+		msg := check()
+		if msg == "" || time.Now().After(deadline) {
+			return msg
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestContainerVerbs drives the docker CLI through the container verbs, each
+// case asserting what a user would see.
+func TestContainerVerbs(t *testing.T) {
+	d := withImage(t)
+	type result struct {
+		stdout, stderr string
+		code           int
+	}
+	run := func(args ...string) result {
+		o, e, c := d.docker(args...)
+		return result{o, e, c}
+	}
+	cases := []struct {
+		name  string
+		check func(t *testing.T)
+	}{
+		{"run prints and removes", func(t *testing.T) {
+			r := run("run", "--rm", "--name", "once", "bbox", "echo", "hello from berth")
+			if r.code != 0 || r.stdout != "hello from berth\n" {
+				t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+			}
+			if out := d.mustDocker("ps", "-a", "--filter", "name=once", "-q"); out != "" {
+				t.Errorf("--rm left the container: %q", out)
+			}
+		}},
+		{"run returns the exit code and keeps stderr apart", func(t *testing.T) {
+			r := run("run", "--name", "fails", "bbox", "sh", "-c", "echo out; echo err >&2; exit 3")
+			if r.code != 3 || r.stdout != "out\n" || r.stderr != "err\n" {
+				t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+			}
+			if st := d.mustDocker("ps", "-a", "--filter", "name=fails", "--format", "{{.Status}}"); !strings.HasPrefix(st, "Exited (3)") {
+				t.Errorf("ps status %q", st)
+			}
+			if got := d.mustDocker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "fails"); got != "exited 3\n" {
+				t.Errorf("inspect %q", got)
+			}
+			if logs := run("logs", "fails"); logs.stdout != "out\n" || logs.stderr != "err\n" {
+				t.Errorf("logs: %q / %q", logs.stdout, logs.stderr)
+			}
+		}},
+		{"run -i passes stdin", func(t *testing.T) {
+			o, e, c := d.dockerIn("line one\nline two\n", "run", "-i", "--rm", "bbox", "cat")
+			if c != 0 || o != "line one\nline two\n" {
+				t.Fatalf("exit %d, stdout %q, stderr %q", c, o, e)
+			}
+		}},
+		{"detached lifecycle: logs, exec, stop, start, restart, pause", func(t *testing.T) {
+			id := strings.TrimSpace(d.mustDocker("run", "-d", "--name", "ticker", "bbox", "sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done"))
+			if len(id) != 64 {
+				t.Fatalf("run -d printed %q, want the ID", id)
+			}
+			if msg := eventually(5*time.Second, func() string {
+				if out := d.mustDocker("logs", "--tail", "1", "ticker"); !strings.HasPrefix(out, "tick ") {
+					return "logs --tail 1: " + out
+				}
+				return ""
+			}); msg != "" {
+				t.Fatal(msg)
+			}
+			if st := d.mustDocker("ps", "--format", "{{.Names}} {{.Status}}"); !strings.Contains(st, "ticker Up") {
+				t.Errorf("ps: %q", st)
+			}
+			r := run("exec", "-u", "nobody", "-e", "X=1", "-w", "/tmp", "ticker", "sh", "-c", "id -u; echo $X; pwd; exit 7")
+			if r.code != 7 || r.stdout != "65534\n1\n/tmp\n" {
+				t.Errorf("exec: exit %d %q %q", r.code, r.stdout, r.stderr)
+			}
+			if r := run("rm", "ticker"); r.code == 0 || !strings.Contains(r.stderr, "container is running: stop the container before removing or force remove") {
+				t.Errorf("rm of a running container: exit %d %q", r.code, r.stderr)
+			}
+			d.mustDocker("pause", "ticker")
+			if st := d.mustDocker("inspect", "-f", "{{.State.Status}}", "ticker"); st != "paused\n" {
+				t.Errorf("after pause: %q", st)
+			}
+			d.mustDocker("unpause", "ticker")
+			// busybox sh as pid 1 ignores SIGTERM: stop kills it after the timeout.
+			d.mustDocker("stop", "-t", "1", "ticker")
+			if got := d.mustDocker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "ticker"); got != "exited 137\n" {
+				t.Errorf("after stop: %q", got)
+			}
+			d.mustDocker("start", "ticker")
+			d.mustDocker("restart", "-t", "0", "ticker")
+			if st := d.mustDocker("inspect", "-f", "{{.State.Running}}", "ticker"); st != "true\n" {
+				t.Errorf("after restart: %q", st)
+			}
+		}},
+		{"wait, kill and rm -f", func(t *testing.T) {
+			d.mustDocker("run", "-d", "--name", "sleeper", "bbox", "sleep", "60")
+			done := make(chan result, 1)
+			go func() { done <- run("wait", "sleeper") }()
+			time.Sleep(200 * time.Millisecond)
+			d.mustDocker("kill", "-s", "KILL", "sleeper")
+			select {
+			case r := <-done:
+				if r.code != 0 || r.stdout != "137\n" {
+					t.Errorf("wait: exit %d %q %q", r.code, r.stdout, r.stderr)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("docker wait did not return after the kill")
+			}
+			if r := run("kill", "sleeper"); r.code == 0 || !strings.Contains(r.stderr, "is not running") {
+				t.Errorf("kill of a stopped container: exit %d %q", r.code, r.stderr)
+			}
+			d.mustDocker("rm", "-f", "sleeper")
+		}},
+		{"top, stats and update", func(t *testing.T) {
+			d.mustDocker("run", "-d", "--name", "busy", "bbox", "sleep", "60")
+			if out := d.mustDocker("top", "busy"); !strings.Contains(out, "sleep 60") || !strings.Contains(out, "PID") {
+				t.Errorf("top:\n%s", out)
+			}
+			d.mustDocker("update", "-m", "64m", "busy")
+			if out := d.mustDocker("stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", "busy"); !strings.HasSuffix(strings.TrimSpace(out), "/ 64MiB") {
+				t.Errorf("stats after update -m 64m: %q", out)
+			}
+			d.mustDocker("rm", "-f", "busy")
+		}},
+		{"restart policy on-failure counts restarts", func(t *testing.T) {
+			d.mustDocker("run", "-d", "--name", "flaky", "--restart", "on-failure:2", "bbox", "sh", "-c", "exit 1")
+			if msg := eventually(15*time.Second, func() string {
+				got := d.mustDocker("inspect", "-f", "{{.RestartCount}} {{.State.Status}}", "flaky")
+				if got != "2 exited\n" {
+					return "inspect: " + got
+				}
+				return ""
+			}); msg != "" {
+				t.Fatal(msg)
+			}
+			d.mustDocker("rm", "flaky")
+		}},
+		{"secure defaults", func(t *testing.T) {
+			out := d.mustDocker("run", "--rm", "bbox", "sh", "-c", "grep -E '^(CapEff|Seccomp|NoNewPrivs):' /proc/self/status; cat /proc/kcore 2>&1 | wc -c; touch /proc/sys/x 2>&1 >/dev/null; echo; cat /etc/hostname")
+			for _, want := range []string{"CapEff:\t00000000a80425fb", "Seccomp:\t2"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("missing %q in:\n%s", want, out)
+				}
+			}
+			if r := run("run", "--rm", "--privileged", "bbox", "grep", "Seccomp:", "/proc/self/status"); !strings.Contains(r.stdout, "Seccomp:\t0") {
+				t.Errorf("--privileged keeps seccomp: %q", r.stdout)
+			}
+			if r := run("run", "--rm", "--cap-drop", "ALL", "bbox", "grep", "CapEff:", "/proc/self/status"); !strings.Contains(r.stdout, "CapEff:\t0000000000000000") {
+				t.Errorf("--cap-drop ALL: %q", r.stdout)
+			}
+			if r := run("run", "--rm", "--security-opt", "no-new-privileges", "bbox", "grep", "NoNewPrivs:", "/proc/self/status"); !strings.Contains(r.stdout, "NoNewPrivs:\t1") {
+				t.Errorf("no-new-privileges: %q", r.stdout)
+			}
+			if r := run("run", "--rm", "bbox", "sh", "-c", "df -k /dev/shm | tail -1"); !strings.Contains(r.stdout, "65536") {
+				t.Errorf("/dev/shm is not 64 MiB: %q", r.stdout)
+			}
+		}},
+		{"bad input: Docker's messages, nothing left behind", func(t *testing.T) {
+			before := d.mustDocker("ps", "-aq")
+			for _, c := range []struct {
+				args []string
+				code int
+				want string
+			}{
+				{[]string{"run", "--rm", "--pull", "never", "nosuchimage"}, 125, "No such image: nosuchimage:latest"},
+				{[]string{"run", "--rm", "-m", "1x", "bbox", "true"}, 125, `invalid argument "1x" for "-m, --memory" flag`},
+				{[]string{"run", "--rm", "--cpus", "-1", "bbox", "true"}, 125, "range of CPUs is from"},
+				{[]string{"run", "--rm", "bbox", "/nosuch"}, 127, "no such file or directory"},
+				{[]string{"run", "--rm", "--cap-add", "NOPE", "bbox", "true"}, 125, "unknown capability"},
+				{[]string{"exec", "fails", "true"}, 1, "is not running"},
+				{[]string{"start", "nosuch"}, 1, "No such container: nosuch"},
+				{[]string{"run", "--name", "fails", "bbox", "true"}, 125, `The container name "/fails" is already in use`},
+			} {
+				r := run(c.args...)
+				if r.code != c.code || !strings.Contains(r.stderr, c.want) {
+					t.Errorf("docker %s: exit %d (want %d), stderr %q (want %q)", strings.Join(c.args, " "), r.code, c.code, r.stderr, c.want)
+				}
+			}
+			if after := d.mustDocker("ps", "-aq"); after != before {
+				t.Errorf("failed commands left containers: before %q after %q", before, after)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, c.check)
+	}
+}
+
+// TestContainersSurviveDaemonKill is the issue's crash test: containers keep
+// running and logging while berthd is killed with SIGKILL; a new berthd finds
+// them, their logs miss no line, and stop and rm work.
+func TestContainersSurviveDaemonKill(t *testing.T) {
+	d := withImage(t)
+	const n = 20
+	for i := range n {
+		d.mustDocker("run", "-d", "--name", "c"+strconv.Itoa(i), "bbox", "sh", "-c", "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.05; done")
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := d.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-d.exited
+	time.Sleep(500 * time.Millisecond) // the containers print on without a daemon
+	d.start()
+	running := d.mustDocker("ps", "-q")
+	if got := len(strings.Fields(running)); got != n {
+		t.Fatalf("%d containers running after berthd's restart, want %d:\n%s", got, n, d.mustDocker("ps", "-a"))
+	}
+	for i := range n {
+		name := "c" + strconv.Itoa(i)
+		d.mustDocker("stop", "-t", "0", name)
+		out := d.mustDocker("logs", name)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if len(lines) < 10 {
+			t.Errorf("%s: only %d log lines", name, len(lines))
+		}
+		for j, l := range lines {
+			if l != "line "+strconv.Itoa(j) {
+				t.Errorf("%s: log line %d is %q: a line was lost", name, j, l)
+				break
+			}
+		}
+		d.mustDocker("rm", name)
+	}
+	if out := d.mustDocker("ps", "-aq"); out != "" {
+		t.Errorf("containers left: %q", out)
+	}
+}
+
+// TestContainerChurn creates, starts, stops and removes 200 containers, 8 at
+// a time, and then counts what is left: mounts, cgroups, shims, state files.
+func TestContainerChurn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped in -short: 200 containers")
+	}
+	d := withImage(t)
+	cgroupsBefore := countCgroups(t)
+	const total, parallel = 200, 8
+	errs := make(chan string, total)
+	sem := make(chan struct{}, parallel)
+	for i := range total {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			name := "churn" + strconv.Itoa(i)
+			for _, args := range [][]string{
+				{"create", "--name", name, "bbox", "sleep", "30"},
+				{"start", name},
+				{"stop", "-t", "0", name},
+				{"rm", name},
+			} {
+				if o, e, c := d.docker(args...); c != 0 {
+					errs <- "docker " + strings.Join(args, " ") + ": " + o + e
+					return
+				}
+			}
+		}()
+	}
+	for range parallel {
+		sem <- struct{}{}
+	}
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if out := d.mustDocker("ps", "-aq"); out != "" {
+		t.Errorf("containers left: %q", out)
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	if n := strings.Count(string(mounts), d.ExecRoot) + strings.Count(string(mounts), d.DataRoot); n != 0 {
+		t.Errorf("%d mounts left under the daemon's roots", n)
+	}
+	if after := countCgroups(t); after != cgroupsBefore {
+		t.Errorf("cgroups under /berth: %d before, %d after", cgroupsBefore, after)
+	}
+	for _, dir := range []string{d.ExecRoot + "/containers", d.ExecRoot + "/runtime", d.DataRoot + "/containers"} {
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("%s holds %d entries after churn", dir, len(entries))
+		}
+	}
+	if shims := countShims(d.ExecRoot); shims != 0 {
+		t.Errorf("%d shims left", shims)
+	}
+}
+
+func countCgroups(t *testing.T) int {
+	n := 0
+	for _, h := range []string{"/sys/fs/cgroup/memory/berth", "/sys/fs/cgroup/pids/berth", "/sys/fs/cgroup/unified/berth"} {
+		entries, _ := os.ReadDir(h)
+		for _, e := range entries {
+			if e.IsDir() {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func countShims(execRoot string) int {
+	n := 0
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && bytes.Contains(cmdline, []byte("\x00shim\x00")) && bytes.Contains(cmdline, []byte(execRoot)) {
+			n++
+		}
+	}
+	return n
+}
