@@ -19,6 +19,7 @@ import (
 	"github.com/berth-engine/berth/internal/archive"
 	"github.com/berth-engine/berth/internal/image"
 	"github.com/berth-engine/berth/internal/mount/mounttest"
+	"github.com/berth-engine/berth/internal/snapshot"
 	"github.com/berth-engine/berth/internal/testutil"
 )
 
@@ -347,10 +348,27 @@ func TestContainerChanges(t *testing.T) {
 			id, name := e.create(&container.Config{Cmd: []string{"sh", "-c",
 				"touch /new; rm /etc/group; mkdir -p /a/b; echo x > /a/b/c; echo more >> /etc/passwd; rm -r /home; mkdir /home"}}, nil)
 			e.run(id)
+			// A view of the image a killed berthd left behind goes at the next diff.
+			img, err := e.d.images.Get(ctx, "bbox")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.d.snaps.View(ctx, viewKeyPrefix+"0123456789ab-left", img.ChainIDs[len(img.ChainIDs)-1].String()); err != nil {
+				t.Fatal(err)
+			}
 			got, err := e.d.ContainerChanges(ctx, name)
 			if err != nil {
 				t.Fatal(err)
 			}
+			if _, err := e.d.snaps.Stat(ctx, viewKeyPrefix+"0123456789ab-left"); !cerrdefs.IsNotFound(err) {
+				t.Errorf("stale view: %v", err)
+			}
+			e.d.snaps.Walk(ctx, func(_ context.Context, i snapshot.Info) error {
+				if i.Kind == snapshot.KindView {
+					t.Errorf("view %s left", i.Name)
+				}
+				return nil
+			})
 			want := []string{"A /a", "A /a/b", "A /a/b/c", "C /etc", "D /etc/group", "C /etc/passwd", "C /home", "D /home/app", "A /new"}
 			if s := changeStrings(got); !slices.Equal(s, want) {
 				t.Errorf("changes:\n%s\nwant:\n%s", strings.Join(s, "\n"), strings.Join(want, "\n"))
@@ -452,6 +470,13 @@ func TestContainerCommit(t *testing.T) {
 			}
 			_, err = e.d.ContainerStatPath(ctx, name2, "/etc/group")
 			wantErr(t, "the deleted file in the new image", err, cerrdefs.IsNotFound, "Could not find the file")
+			// diff on the two layers: /etc/group, deleted by the upper one, is new again.
+			id4, _ := e.create(&container.Config{Image: "berth-test-fs-commit:v1", Cmd: []string{"sh", "-c", "echo g > /etc/group; rm /file"}}, nil)
+			e.run(id4)
+			got, err := e.d.ContainerChanges(ctx, id4)
+			if s := changeStrings(got); err != nil || !slices.Equal(s, []string{"C /etc", "A /etc/group", "D /file"}) {
+				t.Errorf("changes on the committed image: %q %v", s, err)
+			}
 
 			// A running container is paused meanwhile, and runs on after.
 			id3, _ := e.create(&container.Config{Cmd: []string{"sh", "-c", "echo x > /running; exec sleep 1000"}}, nil)
