@@ -15,7 +15,9 @@
 #   rand$RAND_MB  3 layers, each one file of random bytes from /dev/urandom: incompressible.
 #
 # For each image and each engine (operations interleaved run by run: berth, dockerd, berth, ...):
-#   push  `docker push` to the registry, which is stopped, emptied and restarted before every run
+#   push  `docker push` of the freshly loaded image (layers uncompressed, so the engine compresses
+#         them) to the registry, which is stopped, emptied and restarted before every run
+#   repush the same push again: berth then sends the compressed copies its first push kept
 #   pull  `docker pull` after `docker rmi` + `docker image prune -a -f` (no image, blob or layer
 #         left); both engines pull the same registry content: the image as dockerd pushed it when
 #         dockerd is present (Docker's gzip layers), else as berthd pushed it
@@ -389,10 +391,15 @@ for img in "${IMAGES[@]}"; do
       { echo "!! $e: loading $img failed"; tail -5 "$RUN/$e.cli.log"; FAILED[$e/push/$img]=1 FAILED[$e/load/$img]=1; }
   done
 
-  say "$img: push to an empty registry, $N runs"
+  # A first push: the image freshly loaded (its layers uncompressed, as docker load leaves
+  # them), so the engine compresses every layer; then pushes again, where berth sends the
+  # compressed copies its first push kept (dockerd compresses every time).
+  freshfn() { reg_wipe && reset "$CUR" && dk "$CUR" load -q -i "$(archive "$IMG")" && dk "$CUR" tag "bench/$IMG:latest" "$REG/$CUR/$IMG:latest"; }
+  say "$img: first push of the freshly loaded image to an empty registry, $N runs"
   for i in $(seq "$N"); do
     for e in "${ENGINES[@]}"; do
-      run "$e" push "$img" reg_wipe push -q "$REG/$e/$img:latest"
+      CUR=$e IMG=$img
+      run "$e" push "$img" freshfn push -q "$REG/$e/$img:latest"
       PUSHED_MB[$e]="$(reg_mb) MB of blobs, layers $(layer_types "$e/$img:latest")"
     done
   done
@@ -400,6 +407,11 @@ for img in "${IMAGES[@]}"; do
     [ -n "${FAILED[$e/push/$img]:-}" ] || echo "   $e: the registry holds ${PUSHED_MB[$e]} after its push"
   done
   report push "$img"
+  say "$img: push again to an empty registry (the image already pushed once), $N runs"
+  for i in $(seq "$N"); do
+    for e in "${ENGINES[@]}"; do run "$e" repush "$img" reg_wipe push -q "$REG/$e/$img:latest"; done
+  done
+  report repush "$img"
 
   # each engine's own save tarball, for the load runs
   for e in "${ENGINES[@]}"; do
@@ -442,7 +454,7 @@ line() { # line ENGINE: pullR=..ms pushR=.. loadR=.. pullX=.. ...
   local img s op out=""
   for img in "${IMAGES[@]}"; do
     s=${img#real}; s=${s#rand}
-    for op in pull push load; do out+="$op$s=$(ms "$1/$op/$img") "; done
+    for op in pull push repush load; do out+="$op$s=$(ms "$1/$op/$img") "; done
   done
   echo "${out% }"
 }
@@ -454,7 +466,7 @@ if [[ " ${ENGINES[*]} " == *" dockerd "* ]]; then
   rline=""
   for img in "${IMAGES[@]}"; do
     s=${img#real}; s=${s#rand}
-    for op in pull push load; do rline+="$op$s=$(ratio "$op/$img") "; done
+    for op in pull push repush load; do rline+="$op$s=$(ratio "$op/$img") "; done
   done
 else
   dline="dockerd: n/a"
