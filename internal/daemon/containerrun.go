@@ -226,7 +226,7 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container, restart bool) (err
 		return translateStartError(err)
 	}
 	c.Lock()
-	c.State = ctr.State{Status: ctr.Running, Pid: pid, StartedAt: time.Now().UTC(), Health: c.State.Health}
+	c.State = ctr.State{Status: ctr.Running, Pid: pid, StartedAt: time.Now().UTC()}
 	if !restart {
 		c.RestartCount = 0
 	}
@@ -235,9 +235,14 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container, restart bool) (err
 	if err != nil {
 		d.log.Warn("save container state", "id", s.ID, "err", err)
 	}
+	healthCtx, stopHealth := context.WithCancel(context.Background())
+	d.startHealthCheck(healthCtx, c, client)
 	d.waiters.changed(s.ID, false, false)
 	d.containerEvent(s, eventtypes.ActionStart, nil)
-	go d.monitor(c, client)
+	go func() {
+		d.monitor(c, client)
+		stopHealth()
+	}()
 	return nil
 }
 
@@ -302,6 +307,7 @@ func (d *Daemon) handleExit(c *ctr.Container, client *shim.Client, exit shim.Exi
 	c.State = ctr.State{
 		Status: ctr.Exited, ExitCode: exit.Code, OOMKilled: exit.OOMKilled,
 		StartedAt: c.State.StartedAt, FinishedAt: exit.ExitedAt.UTC(), StoppedByUser: stoppedByUser,
+		Health: c.State.Health,
 	}
 	hc := c.HostConfig
 	restart := !stoppedByUser && shouldRestart(hc.RestartPolicy, exit.Code, c.RestartCount)
@@ -596,7 +602,12 @@ func (d *Daemon) reconcileContainers() {
 			client, err := shim.Connect(context.Background(), dir)
 			if err == nil {
 				d.run.setShim(s.ID, client)
-				go d.monitor(c, client)
+				healthCtx, stopHealth := context.WithCancel(context.Background())
+				d.startHealthCheck(healthCtx, c, client)
+				go func() {
+					d.monitor(c, client)
+					stopHealth()
+				}()
 				continue
 			}
 			exit, rerr := shim.ReadExit(dir)

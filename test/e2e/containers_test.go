@@ -181,6 +181,40 @@ func TestContainerVerbs(t *testing.T) {
 			}
 			d.mustDocker("rm", "flaky")
 		}},
+		{"health checks: starting, healthy, unhealthy, restart when asked", func(t *testing.T) {
+			d.mustDocker("run", "-d", "--name", "probed", "--health-cmd", "test -f /tmp/ok", "--health-interval", "200ms",
+				"--health-retries", "2", "bbox", "sh", "-c", "touch /tmp/ok; sleep 1; rm /tmp/ok; sleep 60")
+			for _, want := range []string{"healthy", "unhealthy"} {
+				if msg := eventually(10*time.Second, func() string {
+					if got := d.mustDocker("inspect", "-f", "{{.State.Health.Status}}", "probed"); got != want+"\n" {
+						return "health " + got
+					}
+					return ""
+				}); msg != "" {
+					t.Fatalf("waiting for %s: %s", want, msg)
+				}
+			}
+			if st := d.mustDocker("ps", "--filter", "name=probed", "--format", "{{.Status}}"); !strings.Contains(st, "(unhealthy)") {
+				t.Errorf("ps status %q", st)
+			}
+			if n := d.mustDocker("inspect", "-f", "{{len .State.Health.Log}} {{.State.Health.FailingStreak}}", "probed"); !strings.HasPrefix(n, "5 ") {
+				t.Errorf("health log: %q", n)
+			}
+			d.mustDocker("rm", "-f", "probed")
+			// Opt-in: restart when unhealthy (Docker only reports it).
+			d.mustDocker("run", "-d", "--name", "healer", "--label", "berth.restart-on-unhealthy=true", "--health-cmd", "test -f /tmp/ok",
+				"--health-interval", "200ms", "--health-retries", "1", "bbox", "sh", "-c", "sleep 1; echo started >> /tmp/runs; sleep 60")
+			first := d.mustDocker("inspect", "-f", "{{.State.StartedAt}}", "healer")
+			if msg := eventually(15*time.Second, func() string {
+				if again := d.mustDocker("inspect", "-f", "{{.State.StartedAt}} {{.State.Running}}", "healer"); again == strings.TrimSpace(first)+" true\n" || !strings.HasSuffix(again, " true\n") {
+					return "not restarted: " + again
+				}
+				return ""
+			}); msg != "" {
+				t.Errorf("an unhealthy container with %s=true: %s", "berth.restart-on-unhealthy", msg)
+			}
+			d.mustDocker("rm", "-f", "healer")
+		}},
 		{"secure defaults", func(t *testing.T) {
 			out := d.mustDocker("run", "--rm", "bbox", "sh", "-c", "grep -E '^(CapEff|Seccomp|NoNewPrivs):' /proc/self/status; cat /proc/kcore 2>&1 | wc -c; touch /proc/sys/x 2>&1 >/dev/null; echo; cat /etc/hostname")
 			for _, want := range []string{"CapEff:\t00000000a80425fb", "Seccomp:\t2"} {
