@@ -10,9 +10,11 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	goruntime "runtime"
 
 	"github.com/berth-engine/berth/internal/runtime"
+	"github.com/berth-engine/berth/internal/runtime/pid1"
 	"github.com/berth-engine/berth/internal/runtimecli"
 )
 
@@ -23,6 +25,10 @@ func init() {
 }
 
 func main() {
+	// Bound into containers as /sbin/docker-init, it is their --init.
+	if filepath.Base(os.Args[0]) == "docker-init" {
+		os.Exit(pid1.Main(os.Args[1:], os.Stderr))
+	}
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
 		case "init":

@@ -35,6 +35,10 @@ const defaultStopTimeout = 10
 // update, stats), and the shims of running containers.
 type runner struct {
 	bin string // berth-runtime; empty if not found
+	// initBin is a copy of bin that containers run as --init: the runtime
+	// refuses to exec its own binary inside a container (CVE-2019-5736), and
+	// a copy, bound read-only, gives a container no way to the real one.
+	initBin string
 	rt  *runtime.Runtime
 
 	mu    sync.Mutex
@@ -55,6 +59,28 @@ func findRuntime() string {
 		return p
 	}
 	return ""
+}
+
+// prepareInit keeps an up-to-date copy of the runtime binary at dst for --init.
+func prepareInit(bin, dst string) (string, error) {
+	src, err := os.Stat(bin)
+	if err != nil {
+		return "", err
+	}
+	if cur, err := os.Stat(dst); err == nil && cur.Size() == src.Size() && cur.ModTime().Equal(src.ModTime()) {
+		return dst, nil
+	}
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		return "", err
+	}
+	if err := atomicfile.WriteFile(dst, data, 0o755); err != nil {
+		return "", err
+	}
+	if err := os.Chtimes(dst, src.ModTime(), src.ModTime()); err != nil {
+		return "", err
+	}
+	return dst, nil
 }
 
 // opLock returns the lock of container id's lifecycle operations.
@@ -87,7 +113,8 @@ func (r *runner) setShim(id string, c *shim.Client) {
 
 // ociDefaults are the daemon-wide container settings from its configuration.
 func (d *Daemon) ociDefaults() oci.Defaults {
-	def := oci.Defaults{NoNewPrivileges: d.cfg.NoNewPrivileges}
+	// --init runs a copy of berth-runtime as the container's pid 1 (see runtime/pid1).
+	def := oci.Defaults{NoNewPrivileges: d.cfg.NoNewPrivileges, InitPath: d.run.initBin}
 	for _, u := range d.cfg.DefaultUlimits {
 		def.Ulimits = append(def.Ulimits, u)
 	}
@@ -445,7 +472,7 @@ func (d *Daemon) stop(ctx context.Context, c *ctr.Container, opts StopOptions) e
 	if s.State.Status == ctr.Paused {
 		d.run.rt.Resume(c.ID)
 	}
-	if err := d.signal(c, sig); err != nil && !errors.Is(err, runtime.ErrNotRunning) {
+	if err := d.signal(c, sig); err != nil && !gone(err) {
 		return err
 	}
 	if timeout >= 0 {
@@ -456,7 +483,7 @@ func (d *Daemon) stop(ctx context.Context, c *ctr.Container, opts StopOptions) e
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		if err := d.signal(c, syscall.SIGKILL); err != nil && !errors.Is(err, runtime.ErrNotRunning) {
+		if err := d.signal(c, syscall.SIGKILL); err != nil && !gone(err) {
 			return err
 		}
 	}
@@ -466,6 +493,12 @@ func (d *Daemon) stop(ctx context.Context, c *ctr.Container, opts StopOptions) e
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// gone tells whether a signal failed only because the container has already
+// exited (its runtime record may be gone too, once the shim cleaned up).
+func gone(err error) bool {
+	return errors.Is(err, runtime.ErrNotRunning) || errors.Is(err, runtime.ErrNotExist)
 }
 
 // signal sends sig to the container's init and publishes the kill event.
@@ -506,7 +539,7 @@ func (d *Daemon) ContainerKill(ctx context.Context, name, signal string) error {
 		c.Unlock()
 	}
 	if err := d.signal(c, sig); err != nil {
-		if errors.Is(err, runtime.ErrNotRunning) {
+		if gone(err) {
 			return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot kill container: %s: container %s is not running", name, s.ID))
 		}
 		return err

@@ -50,6 +50,9 @@ func (d *Daemon) openContainers() error {
 	d.run = &runner{bin: findRuntime(), rt: rt, shims: map[string]*shim.Client{}, ops: map[string]*sync.Mutex{}}
 	if d.run.bin != "" {
 		rt.Self = d.run.bin
+		if d.run.initBin, err = prepareInit(d.run.bin, filepath.Join(d.cfg.DataRoot, "docker-init")); err != nil {
+			d.log.Warn("--init will not be available", "err", err)
+		}
 	}
 	for _, id := range d.containers.Leftovers() {
 		d.log.Info("removing an unfinished container", "id", id)

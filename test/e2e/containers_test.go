@@ -157,6 +157,21 @@ func TestContainerVerbs(t *testing.T) {
 			}
 			d.mustDocker("rm", "-f", "sleeper")
 		}},
+		{"--init: a pid 1 that forwards signals and reaps", func(t *testing.T) {
+			if r := run("run", "--rm", "--init", "bbox", "cat", "/proc/1/cmdline"); r.code != 0 || !strings.HasPrefix(r.stdout, "/sbin/docker-init\x00--\x00cat") {
+				t.Errorf("pid 1 with --init: exit %d %q %q", r.code, r.stdout, r.stderr)
+			}
+			d.mustDocker("run", "-d", "--name", "inited", "--init", "bbox", "sleep", "60")
+			start := time.Now()
+			d.mustDocker("stop", "inited") // sleep dies of the forwarded SIGTERM, no 10 s wait
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("stop of an --init container took %v", took)
+			}
+			if code := d.mustDocker("inspect", "-f", "{{.State.ExitCode}}", "inited"); code != "143\n" {
+				t.Errorf("exit code %q, want 143 (SIGTERM)", code)
+			}
+			d.mustDocker("rm", "inited")
+		}},
 		{"top, stats and update", func(t *testing.T) {
 			d.mustDocker("run", "-d", "--name", "busy", "bbox", "sleep", "60")
 			if out := d.mustDocker("top", "busy"); !strings.Contains(out, "sleep 60") || !strings.Contains(out, "PID") {
