@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -125,6 +126,16 @@ func (d *Daemon) ContainerCreate(ctx context.Context, opts ContainerCreateOption
 	if err := validateHostConfig(hc); err != nil {
 		return container.CreateResponse{}, err
 	}
+	if hc.LogConfig.Type == "" {
+		// The daemon's default, recorded as Docker records it.
+		hc.LogConfig.Type = d.cfg.LogDriver
+		if hc.LogConfig.Type == "" {
+			hc.LogConfig.Type = logs.JSONFile
+		}
+		if len(hc.LogConfig.Config) == 0 {
+			hc.LogConfig.Config = maps.Clone(d.cfg.LogOpts)
+		}
+	}
 	id := d.containers.NewID()
 	defaults := d.ociDefaults()
 	oci.Adapt(id, &cfg, hc, defaults, d.host)
@@ -184,6 +195,9 @@ func (d *Daemon) ContainerCreate(ctx context.Context, opts ContainerCreateOption
 		LogPath:     filepath.Join(dir, logs.FileName(logDriver(hc), id)),
 	}
 	if err := logs.ValidateOpts(logDriver(hc), hc.LogConfig.Config); err != nil {
+		return container.CreateResponse{}, err
+	}
+	if _, err := logs.ParseOptions(logDriver(hc), hc.LogConfig.Config); err != nil {
 		return container.CreateResponse{}, err
 	}
 	if _, err := logAttrs(c); err != nil {

@@ -18,6 +18,9 @@
 //	storage-driver             -s, --storage-driver
 //	default-ulimits            --default-ulimit      (repeatable, name=soft[:hard])
 //	no-new-privileges          --no-new-privileges
+//	log-driver                 --log-driver
+//	log-opts                   --log-opt             (repeatable, key=value)
+//	init                       --init
 //	group                      -G, --group
 //	labels                     --label               (repeatable)
 //	shutdown-timeout           --shutdown-timeout
@@ -38,6 +41,8 @@ import (
 	"strings"
 
 	"github.com/docker/go-units"
+
+	"github.com/berth-engine/berth/internal/logs"
 )
 
 // Default file and directory locations.
@@ -86,6 +91,12 @@ type Config struct {
 	DefaultUlimits map[string]*units.Ulimit `json:"default-ulimits,omitempty"`
 	// NoNewPrivileges sets no_new_privs in every container by default.
 	NoNewPrivileges bool `json:"no-new-privileges,omitempty"`
+	// LogDriver and LogOpts are the log driver of containers that choose none
+	// (json-file, bounded, when empty).
+	LogDriver string            `json:"log-driver,omitempty"`
+	LogOpts   map[string]string `json:"log-opts,omitempty"`
+	// Init runs every container behind berth's pid 1 unless it says --init=false.
+	Init bool `json:"init,omitempty"`
 	// Group owns the unix sockets; empty means DefaultSocketGroup if it exists, else root.
 	Group string `json:"group,omitempty"`
 	// Labels are key=value metadata shown by info.
@@ -144,6 +155,19 @@ func (c *Config) SocketPaths() []string {
 // "unix://" given the default socket path, mirrors ending in "/", insecure
 // registries without a scheme. The error is one line naming the setting.
 func (c *Config) Validate() error {
+	if c.LogDriver != "" || len(c.LogOpts) > 0 {
+		driver := c.LogDriver
+		if driver == "" {
+			driver = logs.JSONFile
+		}
+		err := logs.ValidateOpts(driver, c.LogOpts)
+		if err == nil {
+			_, err = logs.ParseOptions(driver, c.LogOpts)
+		}
+		if err != nil {
+			return fmt.Errorf("failed to set up the default log driver: %w", err)
+		}
+	}
 	for _, p := range []struct {
 		key string
 		val *string

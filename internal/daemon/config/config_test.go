@@ -148,3 +148,20 @@ func TestSlogLevel(t *testing.T) {
 		}
 	}
 }
+
+func TestLogDefaultsAreChecked(t *testing.T) {
+	c := Default()
+	c.LogDriver = "json-file"
+	c.LogOpts = map[string]string{"max-size": "1x"}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "failed to set up the default log driver") {
+		t.Errorf("log-opts max-size=1x: %v", err)
+	}
+	c.LogOpts = map[string]string{"max-size": "10m", "max-file": "3"}
+	if err := c.Validate(); err != nil {
+		t.Errorf("valid log-opts refused: %v", err)
+	}
+	c.LogDriver, c.LogOpts = "syslogx", nil
+	if err := c.Validate(); err == nil {
+		t.Error("an unknown log driver was accepted")
+	}
+}

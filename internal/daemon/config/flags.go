@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -20,6 +21,7 @@ var flagForKey = map[string]string{
 	"registry-mirrors":    "registry-mirror",
 	"default-ulimits":     "default-ulimit",
 	"labels":              "label",
+	"log-opts":            "log-opt",
 }
 
 // FlagName returns the command-line flag that sets the daemon.json key.
@@ -57,6 +59,9 @@ func AddFlags(set *pflag.FlagSet) *Flags {
 	set.StringVarP(&v.StorageDriver, "storage-driver", "s", v.StorageDriver, "Storage driver to use")
 	set.Var(&ulimitsValue{&v.DefaultUlimits}, "default-ulimit", "Default ulimit for containers (name=soft[:hard]; repeatable)")
 	set.BoolVar(&v.NoNewPrivileges, "no-new-privileges", v.NoNewPrivileges, "Set no-new-privileges by default for new containers")
+	set.StringVar(&v.LogDriver, "log-driver", v.LogDriver, `Default driver for container logs ("json-file", "local" or "none")`)
+	set.StringToStringVar(&v.LogOpts, "log-opt", nil, "Default log driver options for containers (key=value; repeatable)")
+	set.BoolVar(&v.Init, "init", v.Init, "Run an init in the containers to forward signals and reap processes")
 	set.StringVarP(&v.Group, "group", "G", v.Group, `Group for the unix sockets (default "`+DefaultSocketGroup+`" if it exists, else root)`)
 	set.StringArrayVar(&v.Labels, "label", nil, "Set key=value labels on the daemon (repeatable)")
 	set.IntVar(&v.ShutdownTimeout, "shutdown-timeout", v.ShutdownTimeout, "Seconds a clean shutdown waits for work in flight")
@@ -128,6 +133,7 @@ func cloneConfig(c *Config) *Config {
 	out.InsecureRegistries = slices.Clone(c.InsecureRegistries)
 	out.RegistryMirrors = slices.Clone(c.RegistryMirrors)
 	out.Labels = slices.Clone(c.Labels)
+	out.LogOpts = maps.Clone(c.LogOpts)
 	if c.DefaultUlimits != nil {
 		out.DefaultUlimits = map[string]*units.Ulimit{}
 		for k, u := range c.DefaultUlimits {
