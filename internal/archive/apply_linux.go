@@ -18,8 +18,9 @@ import (
 )
 
 // Apply unpacks the uncompressed layer tar r into dir, translating whiteouts
-// as opts.Mode says, and returns the number of bytes of regular file content
-// it wrote (what Docker reports as a layer's size). It reads r to its very
+// as opts.Mode says, and returns the layer's size as Docker reports it: the
+// bytes of regular file content it wrote plus the length of each symbolic
+// link's target (what a walk summing the files' sizes finds). It reads r to its very
 // end, past the tar trailer, so a digest computed over r covers the whole
 // stream. Ownership, permissions (set-id bits included), modification times,
 // extended attributes, symbolic and hard links, devices and FIFOs are kept;
@@ -131,6 +132,7 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 	case tar.TypeSymlink:
 		err = a.replace(pfd, base, func() error { return unix.Symlinkat(hdr.Linkname, pfd, base) })
 		if err == nil {
+			a.size += int64(len(hdr.Linkname))
 			err = a.meta(pfd, base, hdr)
 		}
 	case tar.TypeLink:
