@@ -315,15 +315,22 @@ func resolvConf() string {
 	return strings.Join(out, "\n") + "\n"
 }
 
-// imageInUse tells the image service whether a container was made from id.
-func (d *Daemon) imageInUse(id string) bool {
+// imageInUse names, for the image service, a container made from the image
+// id (a running one if there is one) and whether it runs.
+func (d *Daemon) imageInUse(id string) (string, bool) {
 	if d.containers == nil {
-		return false
+		return "", false
 	}
+	user := ""
 	for _, c := range d.containers.List() {
-		if c.Snapshot().Image.String() == id {
-			return true
+		s := c.Snapshot()
+		if s.Image.String() != id {
+			continue
 		}
+		if s.State.Running() {
+			return s.ID, true
+		}
+		user = s.ID
 	}
-	return false
+	return user, false
 }

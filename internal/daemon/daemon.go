@@ -173,7 +173,7 @@ func (d *Daemon) openImages() error {
 		Snapshotter:            d.snaps,
 		Registry:               d.registry,
 		MaxConcurrentDownloads: cfg.MaxConcurrentDownloads,
-		InUse:                  func(id digest.Digest) bool { return d.imageInUse(id.String()) },
+		InUse:                  func(id digest.Digest) (string, bool) { return d.imageInUse(id.String()) },
 	})
 	return err
 }

@@ -37,8 +37,19 @@ func familiar(name string) string {
 	return name
 }
 
+// user returns the short ID of a container using the image, and whether it
+// runs; "" when none does.
+func (s *Service) user(id digest.Digest) (string, bool) {
+	if s.cfg.InUse == nil {
+		return "", false
+	}
+	c, running := s.cfg.InUse(id)
+	return c[:min(12, len(c))], running
+}
+
 func (s *Service) inUse(id digest.Digest) bool {
-	return s.cfg.InUse != nil && s.cfg.InUse(id)
+	c, _ := s.user(id)
+	return c != ""
 }
 
 // Delete removes what ref names, as `docker rmi` does.
@@ -100,9 +111,9 @@ func (s *Service) deleteByName(tx *bolt.Tx, r *record, matched string, names []s
 		}
 		return []DeleteResult{{Untagged: familiar(matched)}}, nil
 	}
-	if s.inUse(r.ID) {
+	if c, _ := s.user(r.ID); c != "" {
 		if !force {
-			return nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("conflict: unable to remove repository reference %q (must force) - container is using its referenced image %s", familiar(matched), shortID(r.ID)))
+			return nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s", familiar(matched), c, shortID(r.ID)))
 		}
 		if err := tx.Bucket(bucketRefs).Delete([]byte(matched)); err != nil {
 			return nil, err
@@ -113,8 +124,21 @@ func (s *Service) deleteByName(tx *bolt.Tx, r *record, matched string, names []s
 }
 
 func (s *Service) deleteByID(tx *bolt.Tx, r *record, names []string, force bool) ([]DeleteResult, error) {
-	if s.inUse(r.ID) {
-		return nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("conflict: unable to delete %s (cannot be forced) - image is being used by running container", shortID(r.ID)))
+	if c, running := s.user(r.ID); running {
+		return nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("conflict: unable to delete %s (cannot be forced) - image is being used by running container %s", shortID(r.ID), c))
+	} else if c != "" {
+		if !force {
+			return nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("conflict: unable to delete %s (must be forced) - image is being used by stopped container %s", shortID(r.ID), c))
+		}
+		// Forced: the names go, the image stays for its container, as Docker's.
+		var out []DeleteResult
+		for _, n := range names {
+			if err := tx.Bucket(bucketRefs).Delete([]byte(n)); err != nil {
+				return nil, err
+			}
+			out = append(out, DeleteResult{Untagged: familiar(n)})
+		}
+		return out, nil
 	}
 	repos := map[string]struct{}{}
 	for _, n := range names {

@@ -61,7 +61,7 @@ func TestDeleteTagUntagAndGC(t *testing.T) {
 		// An image in use cannot go, even forced.
 		e.setInUse(b.ID, true)
 		_, err = e.svc.Delete(ctx, b.ID.String(), true)
-		if want := "conflict: unable to delete " + b.ID.Encoded()[:12] + " (cannot be forced) - image is being used by running container"; !errdefs.IsConflict(err) || err.Error() != want {
+		if want := "conflict: unable to delete " + b.ID.Encoded()[:12] + " (cannot be forced) - image is being used by running container c0ffee000000"; !errdefs.IsConflict(err) || err.Error() != want {
 			t.Errorf("rmi -f of an image in use: %v, want %q", err, want)
 		}
 		if _, err := e.svc.Delete(ctx, reg.host+"/test/b:v1", false); !errdefs.IsConflict(err) {

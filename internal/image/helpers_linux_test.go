@@ -266,7 +266,14 @@ func (e *env) open(t *testing.T, client *distribution.Client) *Service {
 	t.Helper()
 	svc, err := Open(context.Background(), Config{
 		Root: filepath.Join(e.root, "image"), Content: e.cs, Snapshotter: e.sn, Registry: client,
-		InUse: func(id digest.Digest) bool { e.mu.Lock(); defer e.mu.Unlock(); return e.inUse[id] },
+		InUse: func(id digest.Digest) (string, bool) {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			if e.inUse[id] {
+				return "c0ffee0000000000000000000000000000000000000000000000000000000000", true
+			}
+			return "", false
+		},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -35,8 +35,9 @@ type Config struct {
 	Snapshotter snapshot.Snapshotter
 	// Registry pulls and pushes; nil makes Pull and Push fail.
 	Registry *distribution.Client
-	// InUse reports whether a container uses the image; nil means none does.
-	InUse func(imageID digest.Digest) bool
+	// InUse names a container that uses the image (its full ID, running or
+	// not), or returns "" when none does; nil means none ever does.
+	InUse func(imageID digest.Digest) (container string, running bool)
 	// MaxConcurrentDownloads bounds the layers one Pull downloads at once
 	// (default 3).
 	MaxConcurrentDownloads int
