@@ -14,6 +14,17 @@ import (
 // it to exercise the fallback.
 var noOpenat2 atomic.Bool
 
+// OpenDirInRoot opens the directory name (a clean relative path, "" or "."
+// for the root itself) under the directory rootfd as the container will see
+// it: ".." stops at the root and symbolic links resolve inside it, so nothing
+// outside rootfd can be reached. The result is an O_RDONLY|O_DIRECTORY
+// descriptor. Volumes use it to fill themselves from an image's tree.
+func OpenDirInRoot(rootfd int, name string) (int, error) { return openDirInRoot(rootfd, name) }
+
+// Readlink reads the target of the symbolic link name in the directory dirfd
+// (name "" for dirfd itself, an O_PATH descriptor of the link).
+func Readlink(dirfd int, name string) (string, error) { return readlinkAt(dirfd, name) }
+
 // openDirInRoot opens the directory name (a clean relative path, "" for the
 // root itself) under the directory rootfd as if rootfd were "/": ".." stops at
 // the root and symbolic links, absolute ones included, resolve inside it, the

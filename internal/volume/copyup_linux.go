@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-engine/berth/internal/archive"
 )
 
 // CopyUp fills volumeDir, if it is empty, with a copy of the directory the
@@ -46,7 +48,7 @@ func CopyUp(volumeDir, rootfs, path string) (bool, error) {
 		return false, &os.PathError{Op: "open", Path: rootfs, Err: err}
 	}
 	defer unix.Close(root)
-	src, err := openInRoot(root, inRootPath(path))
+	src, err := archive.OpenDirInRoot(root, inRootPath(path))
 	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
 		return false, nil
 	}
@@ -190,7 +192,7 @@ func copyFile(src, dst int, name string, st *unix.Stat_t) error {
 }
 
 func copySymlink(src, dst int, name string, st *unix.Stat_t) error {
-	target, err := readlinkAt(src, name)
+	target, err := archive.Readlink(src, name)
 	if err != nil {
 		return err
 	}
@@ -317,102 +319,4 @@ func readDirNames(fd int) ([]string, error) {
 	f := os.NewFile(uintptr(own), ".")
 	defer f.Close()
 	return f.Readdirnames(-1)
-}
-
-func readlinkAt(dirfd int, name string) (string, error) {
-	for size := 256; ; size *= 2 {
-		buf := make([]byte, size)
-		n, err := unix.Readlinkat(dirfd, name, buf)
-		if err != nil {
-			return "", err
-		}
-		if n < size {
-			return string(buf[:n]), nil
-		}
-	}
-}
-
-// openInRoot opens the directory rel (a clean relative path, "." for the root)
-// under the directory rootfd as if rootfd were "/": ".." stops at the root and
-// symbolic links, absolute ones included, resolve inside it. Nothing outside
-// rootfd can be reached.
-func openInRoot(rootfd int, rel string) (int, error) {
-	how := unix.OpenHow{
-		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	}
-	for range 16 {
-		fd, err := unix.Openat2(rootfd, rel, &how)
-		switch err {
-		case unix.EINTR, unix.EAGAIN: // EAGAIN: a rename raced the lookup
-			continue
-		case unix.ENOSYS: // before Linux 5.6
-			return walkInRoot(rootfd, rel)
-		}
-		return fd, err
-	}
-	return -1, unix.EAGAIN
-}
-
-// walkInRoot is openInRoot without openat2: one component at a time with
-// O_NOFOLLOW, expanding symbolic links itself.
-func walkInRoot(rootfd int, rel string) (int, error) {
-	root, err := unix.Openat(rootfd, ".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, err
-	}
-	dirs := []int{root} // dirs[i] is i levels below the root
-	defer func() {
-		for _, fd := range dirs {
-			unix.Close(fd)
-		}
-	}()
-	todo := strings.Split(rel, "/")
-	for links := 0; len(todo) > 0; {
-		c := todo[0]
-		todo = todo[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			if len(dirs) > 1 {
-				unix.Close(dirs[len(dirs)-1])
-				dirs = dirs[:len(dirs)-1]
-			}
-			continue
-		}
-		fd, err := unix.Openat(dirs[len(dirs)-1], c, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return -1, err
-		}
-		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
-			unix.Close(fd)
-			return -1, err
-		}
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFDIR:
-			dirs = append(dirs, fd)
-		case unix.S_IFLNK:
-			target, err := readlinkAt(fd, "")
-			unix.Close(fd)
-			if err != nil {
-				return -1, err
-			}
-			if links++; links > 40 {
-				return -1, unix.ELOOP
-			}
-			if strings.HasPrefix(target, "/") {
-				for _, fd := range dirs[1:] {
-					unix.Close(fd)
-				}
-				dirs = dirs[:1]
-			}
-			todo = append(strings.Split(target, "/"), todo...)
-		default:
-			unix.Close(fd)
-			return -1, unix.ENOTDIR
-		}
-	}
-	return unix.Openat(dirs[len(dirs)-1], ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 }

@@ -228,34 +228,6 @@ func TestCopyUpStaysInsideTheImage(t *testing.T) {
 	}
 }
 
-func TestCopyUpWithoutOpenat2(t *testing.T) {
-	testutil.RequireRoot(t, "builds an image tree with other owners")
-	rootfs, _ := imageRootfs(t)
-	root, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(root)
-	for path, want := range map[string]error{
-		"abs-data": nil, "data": nil, "climb": unix.ENOENT, "evil": unix.ENOENT, "data/hard1": unix.ENOTDIR,
-	} {
-		fd, err := walkInRoot(root, path)
-		if err != want {
-			t.Errorf("walkInRoot(%s) = %v, want %v", path, err, want)
-		}
-		if err == nil {
-			var st unix.Stat_t
-			unix.Fstat(fd, &st)
-			var data unix.Stat_t
-			unix.Stat(filepath.Join(rootfs, "data"), &data)
-			if st.Ino != data.Ino {
-				t.Errorf("walkInRoot(%s) opened another directory than /data", path)
-			}
-			unix.Close(fd)
-		}
-	}
-}
-
 func TestPopulateKeepsOwnershipOptions(t *testing.T) {
 	testutil.RequireRoot(t, "chowns volumes")
 	rootfs, _ := imageRootfs(t)
