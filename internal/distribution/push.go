@@ -256,11 +256,23 @@ func (r *Repository) upload(ctx context.Context, ep endpoint, loc *url.URL, desc
 		}
 		put.body, put.length = emptyBody, 0
 	}
+	put.url = withDigest(loc, desc.Digest)
+	return r.commitUpload(ctx, ep, put, desc)
+}
+
+// withDigest is an upload location with the digest its content must have, for
+// the PUT that ends the upload.
+func withDigest(loc *url.URL, d digest.Digest) *url.URL {
 	u := *loc
 	q := u.Query()
-	q.Set("digest", desc.Digest.String())
+	q.Set("digest", d.String())
 	u.RawQuery = q.Encode()
-	put.url = &u
+	return &u
+}
+
+// commitUpload sends the PUT that ends an upload and checks that the registry
+// stored the blob desc describes.
+func (r *Repository) commitUpload(ctx context.Context, ep endpoint, put request, desc ocispec.Descriptor) error {
 	resp, err := r.send(ctx, ep, put)
 	if err != nil {
 		return err

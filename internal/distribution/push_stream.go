@@ -52,22 +52,7 @@ func (r *Repository) PushBlobStream(ctx context.Context, content io.Reader) (oci
 			return err
 		}
 		desc = ocispec.Descriptor{Digest: s.h.Digest(), Size: s.n}
-		u := *loc
-		q := u.Query()
-		q.Set("digest", desc.Digest.String())
-		u.RawQuery = q.Encode()
-		resp, err = r.send(ctx, ep, request{method: http.MethodPut, url: &u, body: emptyBody, length: 0, scopes: r.pushScope()})
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusNoContent {
-			return newError(resp)
-		}
-		drain(resp)
-		if h := resp.Header.Get("Docker-Content-Digest"); h != "" && h != desc.Digest.String() {
-			return &VerifyError{Digest: desc.Digest, Actual: digest.Digest(h), Size: desc.Size, GotSize: desc.Size}
-		}
-		return nil
+		return r.commitUpload(ctx, ep, request{method: http.MethodPut, url: withDigest(loc, desc.Digest), body: emptyBody, length: 0, scopes: r.pushScope()}, desc)
 	})
 	if err != nil {
 		return ocispec.Descriptor{}, r.errorf(err, "push blob stream")
