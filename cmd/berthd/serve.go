@@ -51,7 +51,7 @@ func serve(cfg *config.Config, build daemon.BuildInfo, stderr io.Writer) error {
 		listeners = append(listeners, l)
 	}
 
-	srv := api.New(api.Options{System: d, Images: d, Containers: d, Volumes: d, Version: build.Version, Logger: log})
+	srv := api.New(api.Options{System: d, Images: d, Containers: d, Volumes: d, Networks: d, Build: d, Version: build.Version, Logger: log})
 	serveErr := make(chan error, len(listeners))
 	for _, l := range listeners {
 		go func() { serveErr <- srv.Serve(l) }()

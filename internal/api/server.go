@@ -37,6 +37,10 @@ type Options struct {
 	Containers ContainerBackend
 	// Volumes answers the /volumes routes.
 	Volumes VolumeBackend
+	// Networks answers the /networks routes (prune, for now).
+	Networks NetworkBackend
+	// Build answers the /build routes (the cache's prune, for now).
+	Build BuildBackend
 	// Version is berth's version, sent in the Server header.
 	Version string
 	// Logger receives request logs (debug) and failures; nil discards them.
@@ -72,6 +76,12 @@ func New(opts Options) *Server {
 	}
 	if opts.Containers != nil {
 		s.containerRoutes(opts.Containers)
+	}
+	if opts.Networks != nil {
+		s.networkRoutes(opts.Networks)
+	}
+	if opts.Build != nil {
+		s.buildRoutes(opts.Build)
 	}
 	if opts.Volumes != nil {
 		s.volumeRoutes(opts.Volumes)

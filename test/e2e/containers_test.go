@@ -250,6 +250,17 @@ func TestContainerVerbs(t *testing.T) {
 				t.Errorf("/dev/shm is not 64 MiB: %q", r.stdout)
 			}
 		}},
+		{"container prune and system prune", func(t *testing.T) {
+			d.mustDocker("create", "--name", "stale", "bbox", "true")
+			d.mustDocker("run", "-d", "--name", "alive", "bbox", "sleep", "60")
+			if out := d.mustDocker("system", "prune", "-f"); !strings.Contains(out, "Deleted Containers:") {
+				t.Errorf("system prune:\n%s", out)
+			}
+			if got := d.mustDocker("ps", "-a", "--format", "{{.Names}}"); strings.Contains(got, "stale") || !strings.Contains(got, "alive") {
+				t.Errorf("after system prune: %q", got)
+			}
+			d.mustDocker("rm", "-f", "alive")
+		}},
 		{"bad input: Docker's messages, nothing left behind", func(t *testing.T) {
 			before := d.mustDocker("ps", "-aq")
 			for _, c := range []struct {
