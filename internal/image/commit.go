@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
-	"github.com/distribution/reference"
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -47,22 +46,16 @@ type CommitOptions struct {
 // record and its name are written last: a failure leaves no image.
 func (s *Service) Commit(ctx context.Context, opts CommitOptions) (Image, error) {
 	now := time.Now().UTC()
-	var named reference.Named
-	if opts.Ref != "" {
-		var err error
-		if named, err = normalize(opts.Ref); err != nil {
-			return Image{}, err
-		}
-		if _, ok := named.(reference.Digested); ok {
-			return Image{}, errdefs.ErrInvalidArgument.WithMessage("commit: cannot name an image with a digest reference: " + opts.Ref)
-		}
+	named, err := newImageName("commit", opts.Ref)
+	if err != nil {
+		return Image{}, err
 	}
 	l := s.newLease()
 	defer s.release(l)
 
 	// The parent, held so that deleting it meanwhile cannot take its layers.
 	var parent *record
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err = s.db.View(func(tx *bolt.Tx) error {
 		r, _, err := resolve(tx, opts.Parent)
 		if err != nil {
 			return err

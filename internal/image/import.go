@@ -45,15 +45,9 @@ func (s *Service) Import(ctx context.Context, r io.Reader, opts ImportOptions) (
 	if err := change.Apply(&cfg.Config, opts.Changes); err != nil {
 		return Image{}, fmt.Errorf("import: %w", err)
 	}
-	var named reference.Named
-	if opts.Ref != "" {
-		var err error
-		if named, err = normalize(opts.Ref); err != nil {
-			return Image{}, err
-		}
-		if _, ok := named.(reference.Digested); ok {
-			return Image{}, errdefs.ErrInvalidArgument.WithMessage("import: cannot name an image with a digest reference: " + opts.Ref)
-		}
+	named, err := newImageName("import", opts.Ref)
+	if err != nil {
+		return Image{}, err
 	}
 	l := s.newLease()
 	defer s.release(l)
@@ -127,4 +121,20 @@ func (s *Service) Import(ctx context.Context, r io.Reader, opts ImportOptions) (
 		return Image{}, fmt.Errorf("import: %w", err)
 	}
 	return s.Get(ctx, rec.ID.String())
+}
+
+// newImageName parses the name an import or commit gives the new image (nil
+// for none); a digest cannot name an image that is not made yet.
+func newImageName(op, ref string) (reference.Named, error) {
+	if ref == "" {
+		return nil, nil
+	}
+	named, err := normalize(ref)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := named.(reference.Digested); ok {
+		return nil, errdefs.ErrInvalidArgument.WithMessage(op + ": cannot name an image with a digest reference: " + ref)
+	}
+	return named, nil
 }
