@@ -238,8 +238,10 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container, restart bool) (err
 		StateDir:    bundle,
 		Terminal:    s.Config.Tty,
 		OpenStdin:   s.Config.OpenStdin,
-		StdinOnce:   s.Config.StdinOnce,
-		Log:         d.logConfig(s),
+		// Docker closes stdin when the attached client ends its input only
+		// without a TTY: a terminal session can be detached from and rejoined.
+		StdinOnce: s.Config.StdinOnce && !s.Config.Tty,
+		Log:       d.logConfig(s),
 	})
 	if err != nil {
 		return translateStartError(err)
