@@ -262,6 +262,7 @@ func TestContainerVerbs(t *testing.T) {
 			d.mustDocker("rm", "-f", "alive")
 		}},
 		{"bad input: Docker's messages, nothing left behind", func(t *testing.T) {
+			d.mustDocker("run", "--name", "halted", "bbox", "true")
 			before := d.mustDocker("ps", "-aq")
 			for _, c := range []struct {
 				args []string
@@ -273,9 +274,9 @@ func TestContainerVerbs(t *testing.T) {
 				{[]string{"run", "--rm", "--cpus", "-1", "bbox", "true"}, 125, "range of CPUs is from"},
 				{[]string{"run", "--rm", "bbox", "/nosuch"}, 127, "no such file or directory"},
 				{[]string{"run", "--rm", "--cap-add", "NOPE", "bbox", "true"}, 125, "unknown capability"},
-				{[]string{"exec", "fails", "true"}, 1, "is not running"},
+				{[]string{"exec", "halted", "true"}, 1, "is not running"},
 				{[]string{"start", "nosuch"}, 1, "No such container: nosuch"},
-				{[]string{"run", "--name", "fails", "bbox", "true"}, 125, `The container name "/fails" is already in use`},
+				{[]string{"run", "--name", "halted", "bbox", "true"}, 125, `The container name "/halted" is already in use`},
 			} {
 				r := run(c.args...)
 				if r.code != c.code || !strings.Contains(r.stderr, c.want) {
