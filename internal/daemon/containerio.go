@@ -220,8 +220,16 @@ func (d *Daemon) ContainerLogs(ctx context.Context, name string, opts LogsOption
 	return d.writeLogs(ctx, s, opts, w)
 }
 
-// writeLogs copies the container's log to w.
-func (d *Daemon) writeLogs(ctx context.Context, s *ctr.Container, opts LogsOptions, w io.Writer) error {
+// writeLogs copies the container's log to w, in writes of up to 64 KiB (a
+// write per line would cost the client a read per line), flushed at least
+// every 50 ms so that a follower sees new lines at once.
+func (d *Daemon) writeLogs(ctx context.Context, s *ctr.Container, opts LogsOptions, out io.Writer) error {
+	w := newBatchWriter(out, 64<<10, 50*time.Millisecond)
+	defer w.Close()
+	return d.copyLogs(ctx, s, opts, w)
+}
+
+func (d *Daemon) copyLogs(ctx context.Context, s *ctr.Container, opts LogsOptions, w io.Writer) error {
 	lc := d.logConfig(s)
 	r, err := logs.NewReader(logs.Config{Driver: lc.Driver, Path: lc.Path, Opts: lc.Opts})
 	if err != nil {
@@ -495,4 +503,74 @@ func (d *Daemon) ExecResize(ctx context.Context, execID string, height, width ui
 		return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is not running", e.ContainerID))
 	}
 	return client.ResizeExec(ctx, e.ID, uint16(height), uint16(width))
+}
+
+// batchWriter gathers small writes into larger ones, and writes out what it
+// holds at least every interval (and on Close).
+type batchWriter struct {
+	mu   sync.Mutex
+	w    io.Writer
+	buf  []byte
+	max  int
+	err  error
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newBatchWriter(w io.Writer, max int, interval time.Duration) *batchWriter {
+	b := &batchWriter{w: w, max: max, buf: make([]byte, 0, max), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(b.done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				b.mu.Lock()
+				b.flushLocked()
+				b.mu.Unlock()
+			case <-b.stop:
+				return
+			}
+		}
+	}()
+	return b
+}
+
+func (b *batchWriter) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err != nil {
+		return 0, b.err
+	}
+	if len(b.buf)+len(p) > b.max {
+		b.flushLocked()
+	}
+	if len(p) >= b.max {
+		if _, err := b.w.Write(p); err != nil {
+			b.err = err
+			return 0, err
+		}
+		return len(p), nil
+	}
+	b.buf = append(b.buf, p...)
+	return len(p), b.err
+}
+
+func (b *batchWriter) flushLocked() {
+	if len(b.buf) == 0 || b.err != nil {
+		return
+	}
+	_, b.err = b.w.Write(b.buf)
+	b.buf = b.buf[:0]
+}
+
+// Close writes out what is left and stops the timer.
+func (b *batchWriter) Close() error {
+	close(b.stop)
+	<-b.done
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.flushLocked()
+	return b.err
 }

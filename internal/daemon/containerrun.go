@@ -295,10 +295,16 @@ func (d *Daemon) logConfig(s *ctr.Container) shim.LogConfig {
 	return shim.LogConfig{Driver: logDriver(s.HostConfig), Path: s.LogPath, Opts: s.HostConfig.LogConfig.Config, Attrs: attrs}
 }
 
-// logDriver is the container's log driver, json-file unless it chose one.
+// defaultLogDriver is the log driver of containers when neither they nor
+// daemon.json choose one: local, Docker's compact and compressed format, which
+// keeps about 1.15 bytes on disk per byte logged where json-file needs 1.7
+// (json-file stays one --log-driver away, for tools that read its files).
+const defaultLogDriver = logs.Local
+
+// logDriver is the container's log driver.
 func logDriver(hc *container.HostConfig) string {
 	if hc.LogConfig.Type == "" {
-		return logs.JSONFile
+		return defaultLogDriver
 	}
 	return hc.LogConfig.Type
 }
@@ -500,7 +506,7 @@ func (d *Daemon) stop(ctx context.Context, c *ctr.Container, opts StopOptions) e
 // gone tells whether a signal failed only because the container has already
 // exited (its runtime record may be gone too, once the shim cleaned up).
 func gone(err error) bool {
-	return errors.Is(err, runtime.ErrNotRunning) || errors.Is(err, runtime.ErrNotExist)
+	return errors.Is(err, runtime.ErrNotRunning) || errors.Is(err, runtime.ErrNotExist) || errors.Is(err, syscall.ESRCH)
 }
 
 // signal sends sig to the container's init and publishes the kill event.

@@ -130,7 +130,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, opts ContainerCreateOption
 		// The daemon's default, recorded as Docker records it.
 		hc.LogConfig.Type = d.cfg.LogDriver
 		if hc.LogConfig.Type == "" {
-			hc.LogConfig.Type = logs.JSONFile
+			hc.LogConfig.Type = defaultLogDriver
 		}
 		if len(hc.LogConfig.Config) == 0 {
 			hc.LogConfig.Config = maps.Clone(d.cfg.LogOpts)

@@ -92,7 +92,7 @@ type Config struct {
 	// NoNewPrivileges sets no_new_privs in every container by default.
 	NoNewPrivileges bool `json:"no-new-privileges,omitempty"`
 	// LogDriver and LogOpts are the log driver of containers that choose none
-	// (json-file, bounded, when empty).
+	// (local, compact and bounded, when empty).
 	LogDriver string            `json:"log-driver,omitempty"`
 	LogOpts   map[string]string `json:"log-opts,omitempty"`
 	// Init runs every container behind berth's pid 1 unless it says --init=false.
@@ -158,7 +158,7 @@ func (c *Config) Validate() error {
 	if c.LogDriver != "" || len(c.LogOpts) > 0 {
 		driver := c.LogDriver
 		if driver == "" {
-			driver = logs.JSONFile
+			driver = logs.Local
 		}
 		err := logs.ValidateOpts(driver, c.LogOpts)
 		if err == nil {
