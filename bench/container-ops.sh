@@ -422,24 +422,35 @@ say "3 $BURST containers 'run -d --network none bbox sleep 300', $PAR at a time:
 for r in $(seq "$BURST_REPS"); do
   for c in $(rotated "$r" "${BURST_CLIENTS[@]}"); do
     [ -z "${FAILED[burst/$c]:-}" ] || continue
+    # names unique to the burst, so that a container a failed removal left cannot spoil the next
     declare -n a=C_$c
     t0=${EPOCHREALTIME/./}
     seq 1 "$BURST" | timeout "$OP_TIMEOUT" xargs -P "$PAR" -I{} "${a[@]}" \
-      run -d --network none --name "ops-burst-{}" bbox sleep 300 >/dev/null 2>"$RUN/burst.err"
+      run -d --network none --name "ops-burst-$r$c-{}" bbox sleep 300 >/dev/null 2>"$RUN/burst.err"
     rc=$?
     unset -n a
     t1=${EPOCHREALTIME/./}
-    up=$(cli "$c" ps -q --filter name=ops-burst- 2>/dev/null | wc -l)
+    up=$(cli "$c" ps -q --filter "name=ops-burst-$r$c-" 2>/dev/null | wc -l)
     if [ $rc != 0 ] || [ "$up" != "$BURST" ]; then
       fail burst "$c" $rc "$RUN/burst.err" "xargs -P $PAR ${NAME[$c]} run -d ... ($up of $BURST running)"
     else
       T[burst/$c]+="$(((t1 - t0 + 500) / 1000)) "
     fi
     t2=${EPOCHREALTIME/./}
-    ids=$(cli "$c" ps -aq --filter name=ops-burst- 2>/dev/null)
+    ids=$(cli "$c" ps -aq --filter "name=ops-burst-$r$c-" 2>/dev/null)
     if [ -n "$ids" ] && ! cli "$c" rm -f $ids >/dev/null 2>"$RUN/rm.err"; then
-      echo "!! ${NAME[$c]}: rm -f of the burst failed:"; tail -5 "$RUN/rm.err" | sed 's/^/!!    /'
+      echo "!! ${NAME[$c]}: rm -f of the burst failed: rm -f <the $(echo $ids | wc -w) containers>:"
+      sed 's/^/!!    /' "$RUN/rm.err"
       [ "${ENGINE[$c]}" != berth ] || BERTH_FAILED=1
+      # what the containers it could not remove look like, and a second rm -f
+      for id in $(cli "$c" ps -aq --filter "name=ops-burst-$r$c-" 2>/dev/null); do
+        st=$(cli "$c" inspect -f '{{.Name}} status={{.State.Status}} pid={{.State.Pid}} exit={{.State.ExitCode}} error={{.State.Error}}' "$id" 2>&1)
+        pid=$(cli "$c" inspect -f '{{.State.Pid}}' "$id" 2>/dev/null)
+        [ -n "$pid" ] && [ "$pid" != 0 ] && st+=" (pid $pid: $(awk '/^State:/ {print $2, $3}' "/proc/$pid/status" 2>/dev/null || echo gone))"
+        echo "!!    left: $st"
+        if cli "$c" rm -f "$id" >/dev/null 2>"$RUN/rm.err"; then echo "!!    a second rm -f removed it"
+        else echo "!!    a second rm -f failed too: $(cat "$RUN/rm.err")"; fi
+      done
     fi
     t3=${EPOCHREALTIME/./}
     printf '   burst %d %-34s %6d ms for %d running; rm -f of all %6d ms (untimed)\n' "$r" "${NAME[$c]}" \
