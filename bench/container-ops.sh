@@ -14,7 +14,12 @@
 #   5 logs   a container printing LOG_MB MB (lines of 100 bytes: `yes 000… | head -n LINES`),
 #            attached (`run`, output to /dev/null): its time minus the same generator run alone,
 #            outside any container (chroot into the image's root file system) = the overhead;
-#            then `logs C >/dev/null`; and the bytes of the log file(s) on disk per byte kept
+#            then `logs C >/dev/null`; and the bytes of the log file(s) on disk per byte kept.
+#            berthd's log container runs three ways: its default log config (bounded), with
+#            --log-opt max-size=1g (the whole output kept, as dockerd's unbounded json-file keeps
+#            it) and with --log-driver json-file; the goals are judged on the default, except
+#            bytes per byte: on the whole, uncompressed log (the rotated files are gzipped, and
+#            lines of zeros compress far better than real output)
 #
 # Usage: bench/container-ops.sh            (as root; ~5-10 minutes on 2 cores with the defaults)
 #        flock /tmp/berth-priv.lock bench/container-ops.sh   (beside other privileged work; no
