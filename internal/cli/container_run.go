@@ -164,6 +164,10 @@ func (c *CLI) attachStreams(ctx context.Context, cl *client.Client, id string, c
 			h.errOut = c.env.Stdout
 		}
 	}
+	if err := h.prepare(); err != nil {
+		resp.Close()
+		return nil, err
+	}
 	done := make(chan error, 1)
 	go func() {
 		defer resp.Close()

@@ -38,32 +38,49 @@ type hijackedIO struct {
 	tty         bool
 	detachKeys  string    // docker's notation; empty for the default
 	stderr      io.Writer // where a warning about the detach keys goes
+
+	prepared bool
+	restore  func() // gives the terminal its mode back (once)
+}
+
+// prepare puts a terminal stdin in raw mode and watches it for the detach
+// keys. Callers that start the container afterwards call it first, so that no
+// key typed, and no resize sent, comes before the terminal is raw.
+func (h *hijackedIO) prepare() error {
+	if h.prepared {
+		return nil
+	}
+	h.prepared, h.restore = true, func() {}
+	if h.in == nil || !h.tty {
+		return nil
+	}
+	if isTerminal(h.in) {
+		r, err := makeRaw(h.in)
+		if err != nil {
+			return fmt.Errorf("unable to set IO streams as raw terminal: %w", err)
+		}
+		h.restore = sync.OnceFunc(r)
+	}
+	keys := defaultDetachKeys
+	if h.detachKeys != "" {
+		k, err := parseDetachKeys(h.detachKeys)
+		if err != nil {
+			fmt.Fprintf(h.stderr, "WARNING: invalid detach escape keys, using default: %v\n", err)
+		} else {
+			keys = k
+		}
+	}
+	h.in = &escapeProxy{r: h.in, keys: keys}
+	return nil
 }
 
 // stream relays until the output ends (the container's streams closed), the
 // user detaches (errDetached), or ctx ends.
 func (h *hijackedIO) stream(ctx context.Context, resp *client.HijackedResponse) error {
-	restore := func() {}
-	in := h.in
-	if in != nil && h.tty {
-		if isTerminal(in) {
-			r, err := makeRaw(in)
-			if err != nil {
-				return fmt.Errorf("unable to set IO streams as raw terminal: %w", err)
-			}
-			restore = sync.OnceFunc(r)
-		}
-		keys := defaultDetachKeys
-		if h.detachKeys != "" {
-			k, err := parseDetachKeys(h.detachKeys)
-			if err != nil {
-				fmt.Fprintf(h.stderr, "WARNING: invalid detach escape keys, using default: %v\n", err)
-			} else {
-				keys = k
-			}
-		}
-		in = &escapeProxy{r: in, keys: keys}
+	if err := h.prepare(); err != nil {
+		return err
 	}
+	restore, in := h.restore, h.in
 	defer restore()
 
 	var outputDone chan error

@@ -203,7 +203,7 @@ func TestPullCancelledThenRetried(t *testing.T) {
 		// The top layer's download hangs until the pull is cancelled.
 		reg.setWrap(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 			if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, img.ldescs[1].Digest.String()) {
-				w.Header().Set("Content-Length", "100000")
+				w.Header().Set("Content-Length", strconv.Itoa(len(img.layers[1])))
 				w.WriteHeader(http.StatusOK)
 				w.Write(img.layers[1][:10])
 				w.(http.Flusher).Flush()
