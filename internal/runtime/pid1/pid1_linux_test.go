@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
-	"syscall"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
