@@ -114,7 +114,7 @@ func (r *runner) setShim(id string, c *shim.Client) {
 // ociDefaults are the daemon-wide container settings from its configuration.
 func (d *Daemon) ociDefaults() oci.Defaults {
 	// --init runs a copy of berth-runtime as the container's pid 1 (see runtime/pid1).
-	def := oci.Defaults{NoNewPrivileges: d.cfg.NoNewPrivileges, Init: d.cfg.Init, InitPath: d.run.initBin}
+	def := oci.Defaults{NoNewPrivileges: d.cfg.NoNewPrivileges, Init: d.cfg.Init, InitPath: d.run.initBin, CgroupParent: d.cfg.CgroupParent}
 	for _, u := range d.cfg.DefaultUlimits {
 		def.Ulimits = append(def.Ulimits, u)
 	}

@@ -341,7 +341,7 @@ func TestContainerChurn(t *testing.T) {
 		t.Skip("skipped in -short: 200 containers")
 	}
 	d := withImage(t)
-	cgroupsBefore := countCgroups(t)
+	cgroupsBefore := countCgroups(d.CgroupParent)
 	const total, parallel = 200, 8
 	errs := make(chan string, total)
 	sem := make(chan struct{}, parallel)
@@ -377,8 +377,8 @@ func TestContainerChurn(t *testing.T) {
 	if n := strings.Count(string(mounts), d.ExecRoot) + strings.Count(string(mounts), d.DataRoot); n != 0 {
 		t.Errorf("%d mounts left under the daemon's roots", n)
 	}
-	if after := countCgroups(t); after != cgroupsBefore {
-		t.Errorf("cgroups under /berth: %d before, %d after", cgroupsBefore, after)
+	if after := countCgroups(d.CgroupParent); after != cgroupsBefore {
+		t.Errorf("cgroups under %s: %d before, %d after", d.CgroupParent, cgroupsBefore, after)
 	}
 	for _, dir := range []string{d.ExecRoot + "/containers", d.ExecRoot + "/runtime", d.DataRoot + "/containers"} {
 		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
@@ -390,9 +390,10 @@ func TestContainerChurn(t *testing.T) {
 	}
 }
 
-func countCgroups(t *testing.T) int {
+// countCgroups counts the containers' cgroups under parent.
+func countCgroups(parent string) int {
 	n := 0
-	for _, h := range []string{"/sys/fs/cgroup/memory/berth", "/sys/fs/cgroup/pids/berth", "/sys/fs/cgroup/unified/berth"} {
+	for _, h := range []string{"/sys/fs/cgroup/memory" + parent, "/sys/fs/cgroup/pids" + parent, "/sys/fs/cgroup/unified" + parent} {
 		entries, _ := os.ReadDir(h)
 		for _, e := range entries {
 			if e.IsDir() {

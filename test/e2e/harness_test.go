@@ -44,6 +44,7 @@ type daemon struct {
 	Dir                                 string // the short directory
 	DataRoot, ExecRoot, Pidfile, Socket string
 	ConfigFile                          string // an empty daemon.json unless the test writes one
+	CgroupParent                        string // the containers' cgroups, private to the test
 	DockerConfig                        string // DOCKER_CONFIG for the docker CLI
 	cmd                                 *exec.Cmd
 	stderr                              syncBuffer
@@ -69,6 +70,8 @@ func newDaemon(t *testing.T) *daemon {
 		Pidfile:    filepath.Join(dir, "berthd.pid"),
 		Socket:     filepath.Join(dir, "berth.sock"),
 		ConfigFile: filepath.Join(dir, "daemon.json"),
+		// Not the default /berth: a test touches only what it made.
+		CgroupParent: "/" + filepath.Base(dir),
 		// The docker CLI's own config (credentials after docker login), one per daemon.
 		DockerConfig: t.TempDir(),
 	}
@@ -85,7 +88,7 @@ func (d *daemon) Host() string { return "unix://" + d.Socket }
 func (d *daemon) args() []string {
 	return []string{
 		"--data-root", d.DataRoot, "--exec-root", d.ExecRoot, "--pidfile", d.Pidfile,
-		"-H", d.Host(), "--config-file", d.ConfigFile,
+		"-H", d.Host(), "--config-file", d.ConfigFile, "--cgroup-parent", d.CgroupParent,
 	}
 }
 
@@ -161,6 +164,20 @@ func (d *daemon) reapLeftovers() {
 	ids, _ := os.ReadDir(rtRoot)
 	for _, id := range ids {
 		exec.Command(testutil.Binary(d.t, "berth-runtime"), "--root", rtRoot, "delete", "--force", id.Name()).Run()
+	}
+	// The containers' cgroup parent, in every hierarchy, once empty.
+	hierarchies, _ := filepath.Glob("/sys/fs/cgroup/*" + d.CgroupParent)
+	for _, h := range hierarchies {
+		var dirs []string
+		filepath.WalkDir(h, func(p string, e os.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		for i := len(dirs) - 1; i >= 0; i-- {
+			syscall.Rmdir(dirs[i])
+		}
 	}
 	for _, root := range []string{d.ExecRoot, d.DataRoot} {
 		mounts, _ := os.ReadFile("/proc/self/mountinfo")

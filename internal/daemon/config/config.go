@@ -21,6 +21,7 @@
 //	log-driver                 --log-driver
 //	log-opts                   --log-opt             (repeatable, key=value)
 //	init                       --init
+//	cgroup-parent              --cgroup-parent
 //	group                      -G, --group
 //	labels                     --label               (repeatable)
 //	shutdown-timeout           --shutdown-timeout
@@ -97,6 +98,9 @@ type Config struct {
 	LogOpts   map[string]string `json:"log-opts,omitempty"`
 	// Init runs every container behind berth's pid 1 unless it says --init=false.
 	Init bool `json:"init,omitempty"`
+	// CgroupParent holds the cgroups of containers that name no parent
+	// themselves ("/berth" when empty).
+	CgroupParent string `json:"cgroup-parent,omitempty"`
 	// Group owns the unix sockets; empty means DefaultSocketGroup if it exists, else root.
 	Group string `json:"group,omitempty"`
 	// Labels are key=value metadata shown by info.

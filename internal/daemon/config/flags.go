@@ -62,6 +62,7 @@ func AddFlags(set *pflag.FlagSet) *Flags {
 	set.StringVar(&v.LogDriver, "log-driver", v.LogDriver, `Default driver for container logs ("json-file", "local" or "none")`)
 	set.StringToStringVar(&v.LogOpts, "log-opt", nil, "Default log driver options for containers (key=value; repeatable)")
 	set.BoolVar(&v.Init, "init", v.Init, "Run an init in the containers to forward signals and reap processes")
+	set.StringVar(&v.CgroupParent, "cgroup-parent", v.CgroupParent, `Parent cgroup for all containers (default "/berth")`)
 	set.StringVarP(&v.Group, "group", "G", v.Group, `Group for the unix sockets (default "`+DefaultSocketGroup+`" if it exists, else root)`)
 	set.StringArrayVar(&v.Labels, "label", nil, "Set key=value labels on the daemon (repeatable)")
 	set.IntVar(&v.ShutdownTimeout, "shutdown-timeout", v.ShutdownTimeout, "Seconds a clean shutdown waits for work in flight")
