@@ -22,10 +22,30 @@ func testConfig(t *testing.T) *config.Config {
 	cfg.ExecRoot = filepath.Join(dir, "exec")
 	cfg.Pidfile = filepath.Join(dir, "exec", "berthd.pid")
 	cfg.Hosts = []string{"unix://" + filepath.Join(dir, "b.sock")}
+	// The containers' cgroups under a parent of the test's own, removed with it.
+	cfg.CgroupParent = "/berth-test-daemon-" + filepath.Base(dir)
+	t.Cleanup(func() { removeCgroupParent(cfg.CgroupParent) })
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	return &cfg
+}
+
+// removeCgroupParent removes the (empty) cgroup parent from every hierarchy.
+func removeCgroupParent(parent string) {
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + parent)
+	for _, h := range dirs {
+		var all []string
+		filepath.WalkDir(h, func(p string, e os.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				all = append(all, p)
+			}
+			return nil
+		})
+		for i := len(all) - 1; i >= 0; i-- {
+			os.Remove(all[i])
+		}
+	}
 }
 
 func newDaemon(t *testing.T, cfg *config.Config) *Daemon {
