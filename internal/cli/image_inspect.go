@@ -9,7 +9,6 @@ import (
 	"text/template"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 
@@ -100,7 +99,7 @@ func (c *CLI) runInspect(cmd *cobra.Command, opts inspectOptions) error {
 			raws = append(raws, bytes.TrimSpace(raw.Bytes()))
 			continue
 		}
-		if err := executeInspect(&text, tmpl, res.InspectResponse, raw.Bytes()); err != nil {
+		if err := renderInspect(&text, tmpl, res.InspectResponse, raw.Bytes()); err != nil {
 			return err
 		}
 	}
@@ -113,30 +112,6 @@ func (c *CLI) runInspect(cmd *cobra.Command, opts inspectOptions) error {
 	return errors.Join(errs...)
 }
 
-// executeInspect renders one object: with its Go type first, then, if the
-// template names something the type lacks (such as .Id, the JSON name of
-// ID), with the daemon's JSON as maps, as docker does.
-func executeInspect(w *bytes.Buffer, t *template.Template, typed image.InspectResponse, raw []byte) error {
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, typed); err == nil {
-		buf.WriteByte('\n')
-		buf.WriteTo(w)
-		return nil
-	}
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		return fmt.Errorf("unable to read inspect data: %w", err)
-	}
-	buf.Reset()
-	if err := t.Option("missingkey=error").Execute(&buf, v); err != nil {
-		return fmt.Errorf("template parsing error: %w", err)
-	}
-	buf.WriteByte('\n')
-	buf.WriteTo(w)
-	return nil
-}
 
 // writeIndentedArray writes objects as one JSON array indented by four
 // spaces ("[]" when empty).
