@@ -73,6 +73,7 @@ func (d *Daemon) removeContainer(ctx context.Context, c *ctr.Container, volumes 
 	if err := d.containers.Delete(c); err != nil {
 		return fail(err)
 	}
+	d.run.forget(c.ID)
 	d.waiters.changed(c.ID, false, true)
 	d.containerEvent(c.Snapshot(), eventtypes.ActionDestroy, nil)
 	return nil

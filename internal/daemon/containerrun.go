@@ -95,6 +95,14 @@ func (r *runner) opLock(id string) *sync.Mutex {
 	return m
 }
 
+// forget drops what the runner keeps for a removed container.
+func (r *runner) forget(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.ops, id)
+	delete(r.shims, id)
+}
+
 func (r *runner) shim(id string) *shim.Client {
 	r.mu.Lock()
 	defer r.mu.Unlock()
