@@ -364,6 +364,15 @@ func shortPath(dir, name string) (path string, done func(), err error) {
 // dialUnix connects to the unix socket at path (plain syscalls: the net package's
 // init and poller are start-up cost this binary does not need).
 func dialUnix(path string) (*os.File, error) {
+	return dial(path, 0)
+}
+
+// dialUnixNonblock is dialUnix for a socket read through the runtime's poller.
+func dialUnixNonblock(path string) (*os.File, error) {
+	return dial(path, unix.SOCK_NONBLOCK)
+}
+
+func dial(path string, flags int) (*os.File, error) {
 	if len(path) >= 108 {
 		p, done, err := shortPath(filepath.Dir(path), filepath.Base(path))
 		if err != nil {
@@ -372,7 +381,9 @@ func dialUnix(path string) (*os.File, error) {
 		defer done()
 		path = p
 	}
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	// Connecting a non-blocking unix socket does not wait: it fails with EAGAIN only
+	// when the listener's backlog is full, which init's (one client) never is.
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|flags, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,9 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -95,6 +97,53 @@ func (r *Runtime) StartCreated(st *State) error {
 		if err := runHooks("poststart", st.Spec.Hooks.Poststart, st.hookState(StatusRunning)); err != nil {
 			r.Warn("%v", err)
 		}
+	}
+	return nil
+}
+
+// Starter is what starting a created container takes, kept by a caller that lives
+// beside the container (the shim) instead of its whole record: most containers need
+// neither poststart hooks nor a seccomp agent, and then Start need not read and decode
+// the record (the spec, a seccomp profile among it) only to find that out.
+type Starter struct {
+	ID string `json:"id"`
+	// NeedsRecord: the spec has poststart hooks or a seccomp listener, which Start
+	// serves from the record.
+	NeedsRecord bool `json:"needsRecord,omitempty"`
+}
+
+// StarterOf is the Starter of a container just created.
+func StarterOf(st *State) Starter {
+	s := st.Spec
+	hooks := s.Hooks != nil && len(s.Hooks.Poststart) > 0
+	agent := s.Linux != nil && s.Linux.Seccomp != nil && s.Linux.Seccomp.ListenerPath != ""
+	return Starter{ID: st.ID, NeedsRecord: hooks || agent}
+}
+
+// StartWith starts a created container as Start does, from its Starter.
+func (r *Runtime) StartWith(s Starter) error {
+	if s.NeedsRecord {
+		return r.Start(s.ID)
+	}
+	sock := r.Store.startSock(s.ID)
+	conn, err := dialUnixNonblock(sock)
+	if err != nil {
+		if _, serr := r.Store.Load(s.ID); serr != nil {
+			return serr // no such container
+		}
+		return fmt.Errorf("cannot start container %s: it is not in the created state", s.ID)
+	}
+	defer conn.Close()
+	// Init closes its end when execve succeeds (close-on-exec) or writes why it failed.
+	// The read goes through the poller: a blocking one would cost the caller an OS
+	// thread for good (the scheduler hands the P to a new thread and keeps both).
+	msg, err := io.ReadAll(conn)
+	os.Remove(sock)
+	if err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	if msg := strings.TrimSpace(string(msg)); msg != "" {
+		return errors.New(msg)
 	}
 	return nil
 }

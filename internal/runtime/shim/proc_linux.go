@@ -148,6 +148,16 @@ func (pio *procIO) close() {
 // attach gives p our ends once the child exists (receiving the pty master, with a
 // terminal) and starts reading its output.
 func (pio *procIO) attach(p *proc) error {
+	if err := pio.handTo(p); err != nil {
+		return err
+	}
+	p.readOutputs()
+	return nil
+}
+
+// handTo gives p our ends once the child exists, receiving the pty master with a
+// terminal; nobody reads them yet.
+func (pio *procIO) handTo(p *proc) error {
 	pio.closeChild()
 	if p.terminal {
 		master, err := recvFD(pio.consoleR)
@@ -162,6 +172,12 @@ func (pio *procIO) attach(p *proc) error {
 		p.stdin, p.outputs = pio.stdin, pio.outputs
 	}
 	pio.stdin, pio.outputs = nil, nil
+	return nil
+}
+
+// readOutputs starts copying each of p's outputs until it ends; outDone is closed
+// once all have.
+func (p *proc) readOutputs() {
 	var wg sync.WaitGroup
 	for _, o := range p.outputs {
 		wg.Add(1)
@@ -174,7 +190,6 @@ func (pio *procIO) attach(p *proc) error {
 		wg.Wait()
 		close(p.outDone)
 	}()
-	return nil
 }
 
 // readOutput copies one output to the log and the attached clients until it ends (end

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,9 +36,13 @@ const launcherFD = 3
 
 // Main is the body of "berth-runtime shim ID STATEDIR" (the arguments only name the
 // process for ps and Reap; the configuration comes from Launch on fd 3). It creates the
-// container, reports to Launch, serves until the container has exited and the shim is
-// no longer needed, and returns the process's exit status.
+// container, hands over to a fresh image of itself (see handover_linux.go), which
+// reports to Launch and serves until the container has exited and the shim is no
+// longer needed; it returns the process's exit status.
 func Main(args []string) int {
+	if fd, ok := handoverFD(); ok {
+		return resumeMain(fd)
+	}
 	if _, err := unix.FcntlInt(launcherFD, unix.F_GETFD, 0); err != nil {
 		fmt.Fprintln(os.Stderr, "berth-runtime shim: started without its launcher on fd 3 (berthd starts the shim)")
 		return 1
@@ -52,28 +55,48 @@ func Main(args []string) int {
 		writeJSONLine(launcher, reply{Error: "shim: read options: " + err.Error()})
 		return 1
 	}
-	s, err := newServer(o)
+	h, err := create(o)
+	if err == nil {
+		err = h.exec() // returns only on failure
+		h.abandon()
+	}
+	writeJSONLine(launcher, reply{Error: strings.ReplaceAll(err.Error(), "\n", " ")})
+	return 1
+}
+
+// resumeMain is the shim after the handover: it rebuilds the server from what the
+// first image passed on, reports to Launch and serves.
+func resumeMain(fd int) int {
+	launcher := os.NewFile(launcherFD, "launcher")
+	defer launcher.Close()
+	h, err := readHandover(fd)
 	if err != nil {
+		writeJSONLine(launcher, reply{Error: "shim: " + err.Error()})
+		return 1
+	}
+	s, err := resume(h)
+	if err != nil {
+		h.abandon()
 		writeJSONLine(launcher, reply{Error: strings.ReplaceAll(err.Error(), "\n", " ")})
 		return 1
 	}
 	// Launch may be gone (berthd killed meanwhile): the container is created either way.
 	writeJSONLine(launcher, reply{Pid: s.init.pid})
 	launcher.Close()
-	// The shim lives as long as its container: give back what creating it took
-	// (parsing the spec, the runtime's setup), off the caller's path.
-	go debug.FreeOSMemory()
+	// No debug.FreeOSMemory here: the heap is small, and a forced collection costs more
+	// (the collector's own metadata and threads) than the garbage it frees.
 	s.serve()
 	return 0
 }
 
 // server is the shim's state.
 type server struct {
-	o      Opts
-	rt     *runtime.Runtime
-	init   *proc
-	ln     *os.File
-	reapMu sync.Mutex // held while reaping, and while the runtime starts processes we must wait for ourselves
+	o       Opts
+	rt      *runtime.Runtime
+	init    *proc
+	starter runtime.Starter
+	ln      *os.File
+	reapMu  sync.Mutex // held while reaping, and while the runtime starts processes we must wait for ourselves
 
 	mu       sync.Mutex
 	started  bool
@@ -87,70 +110,73 @@ type server struct {
 	quitOnce sync.Once
 }
 
-// newServer creates the container with stdio the shim holds and starts serving its
-// socket. On failure nothing is left: no container, no socket, no pid file.
-func newServer(o Opts) (_ *server, err error) {
-	// Exec'd processes and whatever they leave behind are reparented to us.
+// create creates the container with stdio the shim holds and a socket to serve,
+// ready to be handed over. On failure nothing is left: no container, no socket, no
+// pid file.
+func create(o Opts) (_ *handover, err error) {
+	// Exec'd processes and whatever they leave behind are reparented to us (the
+	// attribute survives the handover's execve).
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return nil, fmt.Errorf("become a child subreaper: %w", err)
 	}
-	lw, err := NewLogWriter(o.Log)
-	if err != nil {
-		return nil, err
-	}
-	log := newProcLog(lw)
-	defer func() {
-		if err != nil && log != nil {
-			log.close()
-		}
-	}()
-	s := &server{
-		o:        o,
-		rt:       runtime.New(o.RuntimeRoot),
-		init:     newProc(o.Terminal),
-		execs:    map[string]*proc{},
-		execPids: map[int]*proc{},
-		exited:   make(chan struct{}),
-		quit:     make(chan struct{}),
-	}
-	s.init.log, s.init.stdinOnce = log, o.StdinOnce
+	rt := runtime.New(o.RuntimeRoot)
 	pio, err := newProcIO(o.Terminal, o.OpenStdin)
 	if err != nil {
 		return nil, err
 	}
-	created, err := s.rt.Create(runtime.CreateOpts{ID: o.ID, Bundle: o.Bundle, Stdio: pio.child, Console: pio.console})
+	created, err := rt.Create(runtime.CreateOpts{ID: o.ID, Bundle: o.Bundle, Stdio: pio.child, Console: pio.console})
 	if err != nil {
 		pio.close()
 		return nil, err
 	}
-	// The container's record (its whole spec, a seccomp profile among it) is not kept:
-	// it is read again at the exit, so that an idle shim holds only what it uses.
-	s.init.pid = created.State.Pid
+	h := &handover{Opts: o, Pid: created.State.Pid, Starter: runtime.StarterOf(created.State)}
 	defer func() {
 		if err != nil {
-			s.rt.Delete(o.ID, true)
+			h.abandon()
 		}
 	}()
 	if created.State.Spec.Process.Terminal != o.Terminal {
 		pio.close()
 		return nil, fmt.Errorf("config.json has process.terminal %t but the shim was asked for terminal %t", created.State.Spec.Process.Terminal, o.Terminal)
 	}
-	if err := pio.attach(s.init); err != nil {
+	p := newProc(o.Terminal)
+	if err := pio.handTo(p); err != nil {
 		pio.close()
 		return nil, err
 	}
-	if s.ln, err = listen(filepath.Join(o.StateDir, sockName)); err != nil {
+	h.take(p)
+	ln, err := listen(filepath.Join(o.StateDir, sockName))
+	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err != nil {
-			s.ln.Close()
-			os.Remove(filepath.Join(o.StateDir, sockName))
-		}
-	}()
+	h.setListener(ln)
 	if err := atomicfile.WriteVolatile(filepath.Join(o.StateDir, pidName), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
 		return nil, fmt.Errorf("write shim pid file: %w", err)
 	}
+	return h, nil
+}
+
+// resume builds the server from a handover: the log opened, output read, children
+// reaped. On failure the caller abandons h.
+func resume(h *handover) (*server, error) {
+	o := h.Opts
+	lw, err := NewLogWriter(o.Log)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{
+		o:        o,
+		rt:       runtime.New(o.RuntimeRoot),
+		init:     h.proc(),
+		starter:  h.Starter,
+		ln:       h.listener(),
+		execs:    map[string]*proc{},
+		execPids: map[int]*proc{},
+		exited:   make(chan struct{}),
+		quit:     make(chan struct{}),
+	}
+	s.init.log, s.init.stdinOnce = newProcLog(lw), o.StdinOnce
+	s.init.readOutputs()
 	go s.reap()
 	return s, nil
 }
@@ -299,7 +325,7 @@ func (s *server) start() reply {
 	s.mu.Unlock()
 	// Start runs poststart hooks, whose processes os/exec must reap itself.
 	s.reapMu.Lock()
-	err := s.rt.Start(s.o.ID)
+	err := s.rt.StartWith(s.starter)
 	s.reapMu.Unlock()
 	if err != nil {
 		return replyError(err)
@@ -622,3 +648,4 @@ func writeJSONLine(f *os.File, v any) error {
 	_, err = f.Write(append(b, '\n'))
 	return err
 }
+
