@@ -112,7 +112,6 @@ func (c *CLI) runInspect(cmd *cobra.Command, opts inspectOptions) error {
 	return errors.Join(errs...)
 }
 
-
 // writeIndentedArray writes objects as one JSON array indented by four
 // spaces ("[]" when empty).
 func writeIndentedArray(w io.Writer, objects []json.RawMessage) error {

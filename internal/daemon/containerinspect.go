@@ -41,7 +41,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, name string, size bool) (
 		Driver:         s.Driver,
 		Platform:       "linux",
 		HostConfig:     s.HostConfig,
-		GraphDriver:    &storage.DriverData{Name: s.Driver, Data: map[string]string{}},
+		GraphDriver:    &storage.DriverData{Name: s.Driver, Data: d.graphDriverData(ctx, s)},
 		Mounts:         mountPoints(s.Mounts),
 		Config:         s.Config,
 		NetworkSettings: &container.NetworkSettings{
@@ -53,6 +53,28 @@ func (d *Daemon) ContainerInspect(ctx context.Context, name string, size bool) (
 		r.SizeRw, r.SizeRootFs = &rw, &root
 	}
 	return r, nil
+}
+
+// graphDriverData names the directories of the container's root file system as
+// docker inspect shows them for overlay2: the image's layers (LowerDir, topmost
+// first), the writable layer (UpperDir), overlay's work directory (WorkDir) and
+// where they are merged while the container runs (MergedDir). Empty for other
+// snapshotters, or once the snapshot is gone.
+func (d *Daemon) graphDriverData(ctx context.Context, s *ctr.Container) map[string]string {
+	data := map[string]string{}
+	mounts, err := d.snaps.Mounts(ctx, s.SnapshotKey)
+	if err != nil || len(mounts) != 1 || mounts[0].Type != "overlay" {
+		return data
+	}
+	keys := map[string]string{"lowerdir": "LowerDir", "upperdir": "UpperDir", "workdir": "WorkDir"}
+	for _, o := range mounts[0].Options {
+		k, v, ok := strings.Cut(o, "=")
+		if name := keys[k]; ok && name != "" {
+			data[name] = v
+		}
+	}
+	data["MergedDir"] = d.rootfsDir(s.ID)
+	return data
 }
 
 func inspectState(st ctr.State) *container.State {

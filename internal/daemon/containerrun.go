@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -22,6 +23,7 @@ import (
 	"github.com/berth-engine/berth/internal/mount"
 	"github.com/berth-engine/berth/internal/oci"
 	"github.com/berth-engine/berth/internal/runtime"
+	"github.com/berth-engine/berth/internal/runtime/cgroup"
 	"github.com/berth-engine/berth/internal/runtime/shim"
 	"github.com/berth-engine/berth/internal/signals"
 )
@@ -139,6 +141,21 @@ func (d *Daemon) unmountRootfs(id string) {
 	}
 }
 
+// volatileOverlay returns mounts with overlay's volatile option: its unmount then does
+// not flush the writable layer to disk (a sync of the whole file system under it,
+// milliseconds on every exit). For a container removed when it exits (run --rm),
+// whose layer nobody will read again; after a crash overlay refuses to mount such a
+// layer, and berthd removes it anyway.
+func volatileOverlay(mounts []mount.Mount) []mount.Mount {
+	out := slices.Clone(mounts)
+	for i, m := range out {
+		if m.Type == "overlay" && !slices.Contains(m.Options, "volatile") {
+			out[i].Options = append(slices.Clone(m.Options), "volatile")
+		}
+	}
+	return out
+}
+
 // ContainerStart starts a created or stopped container.
 func (d *Daemon) ContainerStart(ctx context.Context, name, detachKeys string) error {
 	c, err := d.containers.Get(name)
@@ -181,6 +198,9 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container, restart bool) (err
 	if d.run.bin == "" {
 		return errors.New("cannot start containers: no berth-runtime binary beside berthd or on PATH")
 	}
+	// The shim's runtime moves the container into its cgroups in ~10 ms: let the
+	// kernel's lock for that get ready meanwhile (see cgroup.PrimeMigration).
+	go cgroup.PrimeMigration()
 	s := c.Snapshot()
 	bundle := d.bundleDir(s.ID)
 	rootfs := d.rootfsDir(s.ID)
@@ -207,6 +227,9 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container, restart bool) (err
 	mounts, err := d.snaps.Mounts(ctx, s.SnapshotKey)
 	if err != nil {
 		return fmt.Errorf("container %s: root file system: %w", s.ID, err)
+	}
+	if s.HostConfig.AutoRemove {
+		mounts = volatileOverlay(mounts)
 	}
 	d.unmountRootfs(s.ID) // a previous run's, if a crash left it
 	if err := mount.All(mounts, rootfs); err != nil {
@@ -341,7 +364,13 @@ func (d *Daemon) handleExit(c *ctr.Container, client *shim.Client, exit shim.Exi
 	op.Lock()
 	d.run.setShim(c.ID, nil)
 	if client != nil {
-		shutdownShim(client)
+		if c.Snapshot().HostConfig.AutoRemove {
+			// Nothing will start in its directory again: no need to wait for it.
+			go shutdownShim(client)
+		} else {
+			// Its exit removes its socket, which a new start's shim would own.
+			shutdownShim(client)
+		}
 	}
 	d.unmountRootfs(c.ID)
 	d.releaseMounts(c)
@@ -358,8 +387,14 @@ func (d *Daemon) handleExit(c *ctr.Container, client *shim.Client, exit shim.Exi
 		c.State.Status = ctr.Restarting
 		c.RestartCount++
 	}
-	if err := d.containers.Save(c); err != nil {
-		d.log.Warn("save container state", "id", c.ID, "err", err)
+	autoRemove := hc.AutoRemove && !restart
+	// A container about to be removed is not worth a disk write: if berthd dies before
+	// the removal, its record still says running, and the next berthd finds the exit
+	// its shim recorded and removes it then.
+	if !autoRemove {
+		if err := d.containers.Save(c); err != nil {
+			d.log.Warn("save container state", "id", c.ID, "err", err)
+		}
 	}
 	c.Unlock()
 	s := c.Snapshot()
@@ -371,7 +406,7 @@ func (d *Daemon) handleExit(c *ctr.Container, client *shim.Client, exit shim.Exi
 	op.Unlock()
 
 	switch {
-	case hc.AutoRemove && !restart:
+	case autoRemove:
 		if err := d.removeContainer(context.Background(), c, true); err != nil {
 			d.log.Warn("auto-remove", "id", c.ID, "err", err)
 		}

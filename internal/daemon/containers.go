@@ -21,6 +21,7 @@ import (
 	"github.com/berth-engine/berth/internal/logs"
 	"github.com/berth-engine/berth/internal/oci"
 	"github.com/berth-engine/berth/internal/runtime"
+	"github.com/berth-engine/berth/internal/runtime/cgroup"
 	"github.com/berth-engine/berth/internal/runtime/shim"
 	"github.com/berth-engine/berth/internal/volume"
 )
@@ -98,6 +99,9 @@ func (d *Daemon) ContainerCreate(ctx context.Context, opts ContainerCreateOption
 	if opts.Config.Image == "" {
 		return container.CreateResponse{}, cerrdefs.ErrInvalidArgument.WithMessage("no image specified")
 	}
+	// A start usually follows (docker run): its cgroup join is ~20 ms away, about the
+	// kernel's time to ready its lock for it (see cgroup.PrimeMigration).
+	go cgroup.PrimeMigration()
 	hc := opts.HostConfig
 	if hc == nil {
 		hc = &container.HostConfig{}

@@ -65,6 +65,9 @@ func (r *Runtime) Create(o CreateOpts) (_ *Created, err error) {
 	if err := CheckID(o.ID); err != nil {
 		return nil, err
 	}
+	// Init joins its cgroups in a few milliseconds: let the kernel's lock for that
+	// get ready meanwhile (see cgroup.PrimeMigration).
+	go cgroup.PrimeMigration()
 	bundle, err := filepath.Abs(o.Bundle)
 	if err != nil {
 		return nil, err

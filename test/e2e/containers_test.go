@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -91,6 +92,18 @@ func TestContainerVerbs(t *testing.T) {
 			}
 			if logs := run("logs", "fails"); logs.stdout != "out\n" || logs.stderr != "err\n" {
 				t.Errorf("logs: %q / %q", logs.stdout, logs.stderr)
+			}
+		}},
+		{"inspect names the overlay directories, and a write lands in UpperDir", func(t *testing.T) {
+			d.mustDocker("run", "--name", "layered", "bbox", "sh", "-c", "echo kept > /written")
+			upper := strings.TrimSpace(d.mustDocker("inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", "layered"))
+			if b, err := os.ReadFile(filepath.Join(upper, "written")); err != nil || string(b) != "kept\n" {
+				t.Errorf("UpperDir %q: /written is %q, %v", upper, b, err)
+			}
+			for _, k := range []string{"LowerDir", "WorkDir", "MergedDir"} {
+				if v := d.mustDocker("inspect", "-f", "{{.GraphDriver.Data."+k+"}}", "layered"); !strings.HasPrefix(v, "/") {
+					t.Errorf("GraphDriver.Data.%s = %q", k, v)
+				}
 			}
 		}},
 		{"run -i passes stdin", func(t *testing.T) {

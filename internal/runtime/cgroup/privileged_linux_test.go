@@ -526,3 +526,19 @@ func TestRealV2Freeze(t *testing.T) {
 		t.Errorf("Pids = %v, %v", pids, err)
 	}
 }
+
+func TestPrimeMigrationLeavesTheProcessWhereItWas(t *testing.T) {
+	requireRoot(t)
+	before, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	PrimeMigration()
+	after, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(before) != string(after) {
+		t.Errorf("PrimeMigration moved the process:\nbefore %s\nafter %s", before, after)
+	}
+}

@@ -648,4 +648,3 @@ func writeJSONLine(f *os.File, v any) error {
 	_, err = f.Write(append(b, '\n'))
 	return err
 }
-
