@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strings"
 
 	mdns "github.com/miekg/dns"
@@ -79,7 +80,9 @@ func (s *responder) local(from string, req *mdns.Msg, q mdns.Question) *mdns.Msg
 	}
 	resp := reply(req, mdns.RcodeSuccess)
 	resp.Authoritative = true
-	// Spread the clients of a shared alias over its containers, as Docker does.
+	// Spread the clients of a shared alias over its containers, as Docker
+	// does (on a copy: the slice may be the Lookup's own).
+	addrs = slices.Clone(addrs)
 	rand.Shuffle(len(addrs), func(i, j int) { addrs[i], addrs[j] = addrs[j], addrs[i] })
 	for _, a := range addrs {
 		a = a.Unmap()

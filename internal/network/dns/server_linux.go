@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -317,7 +318,7 @@ func (l *Listener) readUDP(buf []byte) {
 			continue // a pending socket error, or an empty datagram
 		}
 		req := new(mdns.Msg)
-		if req.Unpack(buf[:n]) != nil {
+		if req.Unpack(bytes.Clone(buf[:n])) != nil { // buf is reused: the message may keep slices of it
 			continue // not DNS: no answer, as any server
 		}
 		if !l.acquire() {
