@@ -17,9 +17,21 @@
 //	                     +-- berth-runtime exec-init -> the exec'd program
 //
 // The shim is init's parent (it called Create) and a child subreaper, so exec'd
-// processes and anything they leave behind are reaped by it too. Launch returns once
-// the container is created and the shim is listening; the program has not started,
-// so a client can attach before Start, as `docker run` attaches and then starts.
+// processes and anything they leave behind are reaped by it too: each child through a
+// pidfd in the Go poller, or, for a container in the host's pid namespace (whose
+// orphans come to us), by SIGCHLD and sweeps. Launch returns once the container is
+// created and the shim is listening; the program has not started, so a client can
+// attach before Start, as `docker run` attaches and then starts.
+//
+// # Staying small
+//
+// A shim lives as long as its container, so its memory is paid per container. Once
+// the container is created the shim execs itself (handover_linux.go): the fresh image
+// holds only the descriptors and options it serves with, not what creating the
+// container cost. It then runs with one P, no heap profiling, no signal handling in the
+// default case (three OS threads saved), starts the container without reading its
+// record back, and gives memory back once a burst of execs is over: about 0.8 MB of
+// anonymous memory per idle shim.
 //
 // # The state directory
 //

@@ -30,13 +30,15 @@ const handoverEnv = "BERTH_SHIM_HANDOVER"
 // handover is what the first image passes to the second: the options and the
 // numbers of the descriptors it keeps open across execve.
 type handover struct {
-	Opts     Opts            `json:"opts"`
-	Pid      int             `json:"pid"` // the container's init
-	Starter  runtime.Starter `json:"starter"`
-	Listener int             `json:"listener"` // the control socket
-	Console  int             `json:"console"`  // the pty master, or -1
-	Stdin    int             `json:"stdin"`    // our end of its stdin pipe, or -1
-	Outputs  []handedOutput  `json:"outputs,omitempty"`
+	Opts    Opts            `json:"opts"`
+	Pid     int             `json:"pid"` // the container's init
+	Starter runtime.Starter `json:"starter"`
+	// SharedPidNS: the container is in the host's pid namespace (see watchChild).
+	SharedPidNS bool           `json:"sharedPidNS,omitempty"`
+	Listener    int            `json:"listener"` // the control socket
+	Console     int            `json:"console"`  // the pty master, or -1
+	Stdin       int            `json:"stdin"`    // our end of its stdin pipe, or -1
+	Outputs     []handedOutput `json:"outputs,omitempty"`
 
 	files []*os.File // the first image's open files, kept from the collector until execve
 }

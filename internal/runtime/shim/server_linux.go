@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-engine/berth/internal/atomicfile"
@@ -97,7 +98,8 @@ type server struct {
 	init    *proc
 	starter runtime.Starter
 	ln      *os.File
-	reapMu  sync.Mutex // held while reaping, and while the runtime starts processes we must wait for ourselves
+	sweep   bool       // reap by SIGCHLD and sweeps, not per child (see watchChild)
+	reapMu  sync.Mutex // held while sweeping, and while the runtime starts processes we must wait for ourselves
 
 	mu       sync.Mutex
 	started  bool
@@ -131,7 +133,7 @@ func create(o Opts) (_ *handover, err error) {
 		pio.close()
 		return nil, err
 	}
-	h := &handover{Opts: o, Pid: created.State.Pid, Starter: runtime.StarterOf(created.State)}
+	h := &handover{Opts: o, Pid: created.State.Pid, Starter: runtime.StarterOf(created.State), SharedPidNS: sharesPidNS(created.State.Spec)}
 	defer func() {
 		if err != nil {
 			h.abandon()
@@ -158,6 +160,20 @@ func create(o Opts) (_ *handover, err error) {
 	return h, nil
 }
 
+// sharesPidNS says whether the container has no pid namespace of its own, so that its
+// orphans are reparented to us.
+func sharesPidNS(spec *specs.Spec) bool {
+	if spec.Linux == nil {
+		return true
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == specs.PIDNamespace {
+			return false
+		}
+	}
+	return true
+}
+
 // resume builds the server from a handover: the log opened, output read, children
 // reaped. On failure the caller abandons h.
 func resume(h *handover) (*server, error) {
@@ -178,8 +194,12 @@ func resume(h *handover) (*server, error) {
 		quit:     make(chan struct{}),
 	}
 	s.init.log, s.init.stdinOnce = newProcLog(lw), o.StdinOnce
+	if s.sweep = h.SharedPidNS; s.sweep {
+		go s.reap()
+	} else if err := s.watchChild(s.init.pid); err != nil {
+		return nil, err
+	}
 	s.init.readOutputs()
-	go s.reap()
 	return s, nil
 }
 
@@ -487,6 +507,19 @@ func (s *server) startExec(c *conn, req request, pending []byte) (err error) {
 	s.mu.Lock()
 	s.execPids[p.pid] = p
 	s.mu.Unlock()
+	if !s.sweep {
+		if err := s.watchChild(p.pid); err != nil {
+			s.reapMu.Unlock()
+			pio.close()
+			unix.Kill(p.pid, unix.SIGKILL)
+			var ws unix.WaitStatus
+			unix.Wait4(p.pid, &ws, 0, nil)
+			s.mu.Lock()
+			delete(s.execPids, p.pid)
+			s.mu.Unlock()
+			return err
+		}
+	}
 	p.subscribe(sub)
 	aerr := pio.attach(p)
 	s.reapMu.Unlock()
@@ -533,6 +566,45 @@ func (s *server) shutdown(c *conn) {
 	// The client sees its connection end when this process does.
 	writeJSONLine(c.f, reply{})
 	s.stop()
+}
+
+// Two ways to reap. A container with a pid namespace of its own (the default) hands
+// its orphans to its own init, never to us: our only children are its init and the
+// execs we start, and each is watched through a pidfd in the runtime's poller, one
+// parked goroutine each. A container in the host's pid namespace can leave us
+// orphans of any pid: then reap takes SIGCHLD and sweeps. os/signal costs three OS
+// threads for good (a locked thread keeping the signal mask, the template thread
+// that lock starts, and the thread blocked waiting for signals), about 50 KB a shim.
+
+// watchChild reaps pid, a child of ours, once it exits. The pid cannot be reused
+// before we reap it, so the pidfd names our child, even if it already exited.
+func (s *server) watchChild(pid int) error {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		return fmt.Errorf("watch process %d: %w", pid, err)
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("watch process %d: %w", pid, err)
+	}
+	go func() {
+		defer f.Close()
+		var ws unix.WaitStatus
+		// Readable once the process has exited.
+		rc.Read(func(uintptr) bool {
+			for {
+				got, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+				if err == unix.EINTR {
+					continue
+				}
+				return got == pid || err != nil
+			}
+		})
+		s.reaped(pid, ws)
+	}()
+	return nil
 }
 
 // reap reaps every child as it exits: init, execs, and orphans reparented to us.

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -261,6 +262,39 @@ func TestExitCodeIsPropagated(t *testing.T) {
 	b.start()
 	if e := b.wait(); e.Code != 3 {
 		t.Errorf("exit code = %d, want 3", e.Code)
+	}
+	b.shutdown()
+}
+
+// In the host's pid namespace a container's orphans are reparented to the shim, which
+// must reap them too (elsewhere they go to the container's own init).
+func TestHostPidNamespaceOrphansAreReaped(t *testing.T) {
+	b := newBox(t, []string{"sh", "-c", "sleep 1000 & exit 3"}, func(s *specs.Spec, _ *shim.Opts) {
+		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool {
+			return ns.Type == specs.PIDNamespace
+		})
+	})
+	b.launch()
+	shimPid := b.shimPid()
+	b.start()
+	if e := b.wait(); e.Code != 3 {
+		t.Errorf("exit code = %d, want 3", e.Code)
+	}
+	// The orphaned sleep was killed with the container; nothing of it may stay a
+	// zombie under the shim.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		kids, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", shimPid, shimPid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.TrimSpace(string(kids)) == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the shim still has children %q after the container exited", kids)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	b.shutdown()
 }
