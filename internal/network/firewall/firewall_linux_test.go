@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/google/nftables"
 )
 
 // The world of the privileged test:
@@ -312,4 +314,42 @@ func normalizeListing(s string) string {
 		sort.Strings(elems)
 		return "elements = { " + strings.Join(elems, ", ") + " }"
 	})
+}
+
+// TestEveryPort publishes all 65535 ports at once: the batch is megabytes
+// long, far past the netlink socket's default send buffer.
+func TestEveryPort(t *testing.T) {
+	w := newWorld(t)
+	ns := w.netns("every")
+	f, err := New(Options{Table: w.prefix, NetNSFD: w.fd(ns)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := State{
+		Networks: []Network{{Bridge: "br0", Subnets: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}}},
+		Ports:    []PortMapping{{Protocol: UDP, HostPort: 1, HostPortEnd: 65535, ContainerIP: netip.MustParseAddr("10.1.0.2"), ContainerPort: 1}},
+	}
+	for range 2 {
+		if err := f.Apply(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := f.conn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := c.GetSetByName(&nftables.Table{Name: f.Table(), Family: nftables.TableFamilyINet}, mapPorts4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elems, err := c.GetSetElements(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(elems) != 65535 {
+		t.Fatalf("%s has %d elements after two Applys, want 65535", mapPorts4, len(elems))
+	}
+	if err := f.Remove(); err != nil {
+		t.Fatal(err)
+	}
 }
