@@ -19,12 +19,6 @@ import (
 )
 
 func init() {
-	// The shim is a long-lived server: a locked main goroutine would hand its P to
-	// another thread each time it waits, and the lock itself starts a template thread;
-	// both cost every container's shim memory for good.
-	if len(os.Args) > 1 && os.Args[1] == "shim" {
-		return
-	}
 	// The container-side processes set namespaces and credentials per thread and then
 	// execve from that thread: keep main on one thread from the very start.
 	goruntime.LockOSThread()

@@ -29,7 +29,7 @@
 // the container is created the shim execs itself (handover_linux.go): the fresh image
 // holds only the descriptors and options it serves with, not what creating the
 // container cost. It then runs with one P, no heap profiling, no signal handling in the
-// default case (three OS threads saved), starts the container without reading its
+// default case (two OS threads saved), starts the container without reading its
 // record back, and gives memory back once a burst of execs is over: about 0.8 MB of
 // anonymous memory per idle shim.
 //

@@ -87,7 +87,21 @@ func resumeMain(fd int) int {
 	launcher.Close()
 	// No debug.FreeOSMemory here: the heap is small, and a forced collection costs more
 	// (the collector's own metadata and threads) than the garbage it frees.
-	s.serve()
+	//
+	// berth-runtime keeps its main goroutine locked to the main thread (see
+	// cmd/berth-runtime), and that must stay so here: an exec joins the container's
+	// namespaces on a locked thread that is then discarded, and the main thread cannot
+	// be: were that goroutine to run there, the main thread would stay in the
+	// container's mount namespace, which /proc/self/ns shows, and the next exec would
+	// think it is already there. A locked goroutine that waits hands its P to another
+	// thread each time, so the main goroutine waits once, for good, and serving runs
+	// elsewhere.
+	served := make(chan struct{})
+	go func() {
+		s.serve()
+		close(served)
+	}()
+	<-served
 	return 0
 }
 

@@ -530,6 +530,26 @@ func TestExec(t *testing.T) {
 		t.Error("ExecState of an unknown exec succeeded")
 	}
 
+	// Every exec runs in the container's namespaces, not only the first: the thread
+	// that joined them for one exec must never serve the next.
+	wantMnt, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", b.client.Pid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc.Args = []string{"readlink", "/proc/self/ns/mnt"}
+	for i := range 4 {
+		s, _, err = b.client.Exec(ctx(t), shim.ExecOpts{ID: fmt.Sprint("mnt", i), Process: &proc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.Reset()
+		stdcopy.StdCopy(&out, io.Discard, s)
+		s.Close()
+		if got := strings.TrimSpace(out.String()); got != wantMnt {
+			t.Fatalf("exec %d ran in mount namespace %q, the container's is %q", i+1, got, wantMnt)
+		}
+	}
+
 	// Nothing the shim holds (its socket, the container's pipes, its log, what the
 	// handover passed on) reaches an exec'd process: only stdio, and the directory ls
 	// itself opens.
