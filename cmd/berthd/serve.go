@@ -14,6 +14,7 @@ import (
 	"github.com/berth-engine/berth/internal/api"
 	"github.com/berth-engine/berth/internal/daemon"
 	"github.com/berth-engine/berth/internal/daemon/config"
+	"github.com/berth-engine/berth/internal/idletrim"
 )
 
 // serve starts the daemon and serves the API until SIGTERM or SIGINT, then
@@ -51,7 +52,11 @@ func serve(cfg *config.Config, build daemon.BuildInfo, stderr io.Writer) error {
 		listeners = append(listeners, l)
 	}
 
-	srv := api.New(api.Options{System: d, Images: d, Containers: d, Volumes: d, Networks: d, Build: d, Version: build.Version, Logger: log})
+	// A burst of requests leaves garbage the collector would keep until the heap
+	// doubles: give it back once requests stop for a while.
+	trim := idletrim.New(2 * time.Second)
+	defer trim.Stop()
+	srv := api.New(api.Options{System: d, Images: d, Containers: d, Volumes: d, Networks: d, Build: d, Version: build.Version, Logger: log, Activity: trim.Touch})
 	serveErr := make(chan error, len(listeners))
 	for _, l := range listeners {
 		go func() { serveErr <- srv.Serve(l) }()

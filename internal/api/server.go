@@ -45,6 +45,9 @@ type Options struct {
 	Version string
 	// Logger receives request logs (debug) and failures; nil discards them.
 	Logger *slog.Logger
+	// Activity, when set, is called as each request ends (berthd trims its memory
+	// once requests stop coming: internal/idletrim).
+	Activity func()
 }
 
 // Server is the Engine API server. It is an http.Handler and also runs the
@@ -135,6 +138,9 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.log.Debug("api request", "method", r.Method, "path", path, "status", w.status, "duration", time.Since(start))
+	if s.opts.Activity != nil {
+		s.opts.Activity()
+	}
 }
 
 // Serve accepts connections on l until Shutdown; it then returns nil.

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-engine/berth/internal/atomicfile"
+	"github.com/berth-engine/berth/internal/idletrim"
 	"github.com/berth-engine/berth/internal/runtime"
 	"github.com/berth-engine/berth/internal/runtime/cgroup"
 )
@@ -121,9 +121,9 @@ type server struct {
 	execPids map[int]*proc
 	conns    int
 	grace    *time.Timer
-	trim     *time.Timer   // see trimSoon
-	exit     *Exit         // set once the exit is recorded
-	exited   chan struct{} // closed then
+	trim     *idletrim.Trimmer // touched by each exec
+	exit     *Exit             // set once the exit is recorded
+	exited   chan struct{}     // closed then
 	quit     chan struct{}
 	quitOnce sync.Once
 }
@@ -204,6 +204,7 @@ func resume(h *handover) (*server, error) {
 		ln:       h.listener(),
 		execs:    map[string]*proc{},
 		execPids: map[int]*proc{},
+		trim:     idletrim.New(trimDelay),
 		exited:   make(chan struct{}),
 		quit:     make(chan struct{}),
 	}
@@ -445,29 +446,17 @@ func (s *server) exec(c *conn, req request, pending []byte) {
 	if err := s.startExec(c, req, pending); err != nil {
 		s.answer(c, replyError(err))
 	}
-	s.trimSoon()
+	s.trim.Touch()
 }
 
 // trimDelay is how long the shim waits after an exec before it gives memory back,
-// so that a burst of execs (a health check loop, a script) pays for one trim.
+// so that a burst of execs (a health check loop, a script) pays for one trim. Each
+// exec costs the shim some 130 KB of garbage (the container's record read and
+// decoded, the spawn, the stream), which the collector would not look at before the
+// heap reached 4 MB: without the trim, a container exec'd into now and then (docker
+// exec, health checks) keeps a 3 MB shim; with it, about 1.9 MB (the collector's own
+// metadata stays once it has run).
 const trimDelay = time.Second
-
-// trimSoon gives back what execs took once they stop coming. Each exec costs the
-// shim some 130 KB of garbage (the container's record read and decoded, the spawn,
-// the stream); the collector does not look at it before the heap reaches its 4 MB
-// floor, and the scavenger keeps what the heap once held, so a container exec'd into
-// now and then (docker exec, health checks) would keep a 3 MB shim. A forced
-// collection and scavenge once idle brings it back to about 1.9 MB (the collector's
-// own metadata stays: the first collection costs that for good).
-func (s *server) trimSoon() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.trim == nil {
-		s.trim = time.AfterFunc(trimDelay, debug.FreeOSMemory)
-		return
-	}
-	s.trim.Reset(trimDelay)
-}
 
 // startExec runs an exec; once it returns nil the connection is the exec's stream.
 func (s *server) startExec(c *conn, req request, pending []byte) (err error) {
