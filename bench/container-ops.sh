@@ -10,7 +10,8 @@
 #   4 mem    berthd's idle RSS after the image import; engine memory per running container:
 #            the PSS (/proc/PID/smaps_rollup) of berthd + its shims ("berth-runtime shim ..."), of
 #            dockerd + containerd + containerd-shim-runc-v2 (and podman's conmons), with K
-#            containers running minus with none, divided by K
+#            containers running minus with none (after one container was run and removed, so
+#            that the first start's one-time cost is not spread over the K), divided by K
 #   5 logs   a container printing LOG_MB MB (lines of 100 bytes: `yes 000… | head -n LINES`),
 #            attached (`run`, output to /dev/null): its time minus the same generator run alone,
 #            outside any container (chroot into the image's root file system) = the overhead;
@@ -365,6 +366,12 @@ printf '   berthd idle:               rss %6d kB  pss %6d kB\n' "$IDLE_RSS" "$ID
 printf '   dockerd+containerd idle:   rss %6d kB  pss %6d kB\n' "$D_IDLE_RSS" "$D_IDLE_PSS"
 for e in "${MEM_ENGINES[@]}"; do
   c=${MEMC[$e]}
+  # Warm-up: one container started and removed first, so that the baseline engine has
+  # already run what a container start runs (its binary's pages mapped, its caches
+  # filled): the figure is what each more container costs, not the first one ever.
+  cli "$c" run -d --network none --name ops-mem-warm bbox sleep 300 >/dev/null 2>&1
+  cli "$c" rm -f $([ "$c" = pp ] && echo -t 0) ops-mem-warm >/dev/null 2>&1
+  sleep "$SETTLE"
   read -r n0 r0 p0 < <(mem $(engine_pids "$e"))
   read -r _ dr0 dp0 < <(mem $(engine_pids "$e" daemon))
   ok=1
