@@ -42,6 +42,6 @@ func (c *CLI) addContainerCommands(root *cobra.Command) {
 		c.newRestartCommand(), c.newRmCommand(), c.newRunCommand(), c.newStartCommand(),
 		c.newStatsCommand(), c.newStopCommand(), c.newTopCommand(), c.newUnpauseCommand(),
 		c.newUpdateCommand(), c.newWaitCommand(), c.newPsCommand(), c.newObjectInspectCommand(),
-		c.newVolumeCommand(),
+		c.newVolumeCommand(), c.newNetworkCommand(),
 	)
 }
