@@ -5,7 +5,10 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	networktypes "github.com/moby/moby/api/types/network"
 	digest "github.com/opencontainers/go-digest"
+
+	"github.com/berth-engine/berth/internal/network"
 )
 
 // Status is a container's state, as docker inspect's State.Status names it.
@@ -94,6 +97,11 @@ type Container struct {
 	HostnamePath   string `json:"hostnamePath,omitempty"`
 	HostsPath      string `json:"hostsPath,omitempty"`
 	ResolvConfPath string `json:"resolvConfPath,omitempty"`
+	// NetworkConfig are the endpoints asked for at create (network create's
+	// EndpointsConfig: addresses, aliases), by network name; Network is what the
+	// container holds on its networks while it runs.
+	NetworkConfig map[string]*networktypes.EndpointSettings `json:"networkConfig,omitempty"`
+	Network       *network.Sandbox                          `json:"network,omitempty"`
 }
 
 // Lock and Unlock guard the record's fields.
@@ -101,7 +109,8 @@ func (c *Container) Lock()   { c.mu.Lock() }
 func (c *Container) Unlock() { c.mu.Unlock() }
 
 // Snapshot returns a copy of the record taken under its lock. The copy shares
-// Config and HostConfig, which are replaced, never changed in place.
+// Config, HostConfig, NetworkConfig and Network, which are replaced, never changed
+// in place.
 func (c *Container) Snapshot() *Container {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -115,6 +124,7 @@ func (c *Container) copyLocked() *Container {
 		State: c.State, RestartCount: c.RestartCount, Mounts: append([]Mount(nil), c.Mounts...),
 		Driver: c.Driver, SnapshotKey: c.SnapshotKey, LogPath: c.LogPath,
 		HostnamePath: c.HostnamePath, HostsPath: c.HostsPath, ResolvConfPath: c.ResolvConfPath,
+		NetworkConfig: c.NetworkConfig, Network: c.Network,
 	}
 	if c.State.Health != nil {
 		h := *c.State.Health

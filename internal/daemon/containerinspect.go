@@ -44,9 +44,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, name string, size bool) (
 		GraphDriver:    &storage.DriverData{Name: s.Driver, Data: d.graphDriverData(ctx, s)},
 		Mounts:         mountPoints(s.Mounts),
 		Config:         s.Config,
-		NetworkSettings: &container.NetworkSettings{
-			Networks: nil,
-		},
+		NetworkSettings: d.networkSettings(s),
 	}
 	if size {
 		rw, root := d.containerSizes(ctx, s)
@@ -164,7 +162,7 @@ func (d *Daemon) summary(ctx context.Context, s *ctr.Container, size bool) conta
 		ImageID: s.Image.String(),
 		Command: cmd,
 		Created: s.Created.Unix(),
-		Ports:   []container.PortSummary{},
+		Ports:   portSummaries(s),
 		Labels:  s.Config.Labels,
 		State:   container.ContainerState(s.State.Status),
 		Status:  statusText(s.State, time.Now()),
@@ -176,6 +174,9 @@ func (d *Daemon) summary(ctx context.Context, s *ctr.Container, size bool) conta
 	sum.HostConfig.NetworkMode = string(s.HostConfig.NetworkMode)
 	if sum.HostConfig.NetworkMode == "" {
 		sum.HostConfig.NetworkMode = "none"
+	}
+	if ns := d.networkSettings(s); len(ns.Networks) > 0 {
+		sum.NetworkSettings = &container.NetworkSettingsSummary{Networks: ns.Networks}
 	}
 	if size {
 		sum.SizeRw, sum.SizeRootFs = d.containerSizes(ctx, s)

@@ -21,6 +21,7 @@ import (
 	ctr "github.com/berth-engine/berth/internal/container"
 	"github.com/berth-engine/berth/internal/logs"
 	"github.com/berth-engine/berth/internal/mount"
+	"github.com/berth-engine/berth/internal/network"
 	"github.com/berth-engine/berth/internal/oci"
 	"github.com/berth-engine/berth/internal/runtime"
 	"github.com/berth-engine/berth/internal/runtime/cgroup"
@@ -277,16 +278,27 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container, restart bool) (err
 	if err != nil {
 		return translateStartError(err)
 	}
+	// Its network namespace exists now, its program has not started: give it its
+	// networks before anything runs in there.
+	sb, err := d.joinNetworks(s, client.Pid())
+	if err != nil {
+		d.discardCreated(s.ID, client)
+		return err
+	}
 	d.run.setShim(s.ID, client)
 	d.attachPending(s.ID, client)
 	pid, err := client.Start(ctx)
 	if err != nil {
 		d.run.setShim(s.ID, nil)
 		shutdownShim(client)
+		if d.net != nil {
+			d.net.Leave(sb)
+		}
 		return translateStartError(err)
 	}
 	c.Lock()
 	c.State = ctr.State{Status: ctr.Running, Pid: pid, StartedAt: time.Now().UTC()}
+	c.Network = sb
 	if !restart {
 		c.RestartCount = 0
 	}
@@ -304,6 +316,18 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container, restart bool) (err
 		stopHealth()
 	}()
 	return nil
+}
+
+// discardCreated ends a container created by its shim but never started: its init
+// killed, the shim told to go once it has recorded the exit.
+func (d *Daemon) discardCreated(id string, client *shim.Client) {
+	if err := d.run.rt.Kill(id, syscall.SIGKILL, true); err != nil {
+		d.log.Warn("kill a container that could not start", "id", id, "err", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client.Wait(ctx)
+	shutdownShim(client)
 }
 
 // translateStartError turns the runtime's reason a program did not start into
@@ -381,6 +405,10 @@ func (d *Daemon) handleExit(c *ctr.Container, client *shim.Client, exit shim.Exi
 		StartedAt: c.State.StartedAt, FinishedAt: exit.ExitedAt.UTC(), StoppedByUser: stoppedByUser,
 		Health: c.State.Health,
 	}
+	if d.net != nil && c.Network != nil {
+		d.net.Leave(c.Network)
+	}
+	c.Network = nil
 	hc := c.HostConfig
 	restart := !stoppedByUser && shouldRestart(hc.RestartPolicy, exit.Code, c.RestartCount)
 	if restart {
@@ -678,6 +706,15 @@ func (d *Daemon) setStatus(c *ctr.Container, st ctr.Status) {
 // shim is gone gets the exit the shim recorded, or 255 (and is cleaned up).
 // Containers whose restart policy asks for it are started.
 func (d *Daemon) reconcileContainers() {
+	var sandboxes []*network.Sandbox
+	defer func() {
+		// Every network and every running container's published ports, in one batch.
+		if d.net != nil {
+			if err := d.net.Restore(sandboxes); err != nil {
+				d.log.Warn("restore networking", "err", err)
+			}
+		}
+	}()
 	for _, c := range d.containers.List() {
 		s := c.Snapshot()
 		switch s.State.Status {
@@ -685,6 +722,11 @@ func (d *Daemon) reconcileContainers() {
 			dir := d.bundleDir(s.ID)
 			client, err := shim.Connect(context.Background(), dir)
 			if err == nil {
+				if s.Network != nil {
+					sb := *s.Network
+					sb.NetNS = fmt.Sprintf("/proc/%d/ns/net", s.State.Pid)
+					sandboxes = append(sandboxes, &sb)
+				}
 				d.run.setShim(s.ID, client)
 				healthCtx, stopHealth := context.WithCancel(context.Background())
 				d.startHealthCheck(healthCtx, c, client)

@@ -21,6 +21,7 @@ import (
 	"github.com/berth-engine/berth/internal/logs"
 	"github.com/berth-engine/berth/internal/oci"
 	"github.com/berth-engine/berth/internal/runtime"
+	"github.com/berth-engine/berth/internal/network"
 	"github.com/berth-engine/berth/internal/runtime/cgroup"
 	"github.com/berth-engine/berth/internal/runtime/shim"
 	"github.com/berth-engine/berth/internal/volume"
@@ -130,6 +131,13 @@ func (d *Daemon) ContainerCreate(ctx context.Context, opts ContainerCreateOption
 	if err := validateHostConfig(hc); err != nil {
 		return container.CreateResponse{}, err
 	}
+	if d.net != nil && (hc.NetworkMode == "" || hc.NetworkMode.IsDefault()) {
+		hc.NetworkMode = network.DefaultBridgeName // recorded as Docker records it
+	}
+	endpoints, err := d.checkNetworks(hc, &cfg, opts.NetworkingConfig)
+	if err != nil {
+		return container.CreateResponse{}, err
+	}
 	if hc.LogConfig.Type == "" {
 		// The daemon's default, recorded as Docker records it.
 		hc.LogConfig.Type = d.cfg.LogDriver
@@ -183,20 +191,21 @@ func (d *Daemon) ContainerCreate(ctx context.Context, opts ContainerCreateOption
 		}
 	}()
 	c := &ctr.Container{
-		ID:          id,
-		Name:        name,
-		Created:     time.Now().UTC(),
-		Image:       img.ID,
-		ImageRef:    opts.Config.Image,
-		Path:        path,
-		Args:        args,
-		Config:      &cfg,
-		HostConfig:  hc,
-		State:       ctr.State{Status: ctr.Created},
-		Driver:      d.driver,
-		SnapshotKey: id,
-		Mounts:      mounts,
-		LogPath:     filepath.Join(dir, logs.FileName(logDriver(hc), id)),
+		ID:            id,
+		Name:          name,
+		Created:       time.Now().UTC(),
+		Image:         img.ID,
+		ImageRef:      opts.Config.Image,
+		Path:          path,
+		Args:          args,
+		Config:        &cfg,
+		HostConfig:    hc,
+		State:         ctr.State{Status: ctr.Created},
+		Driver:        d.driver,
+		SnapshotKey:   id,
+		Mounts:        mounts,
+		LogPath:       filepath.Join(dir, logs.FileName(logDriver(hc), id)),
+		NetworkConfig: endpoints,
 	}
 	if err := logs.ValidateOpts(logDriver(hc), hc.LogConfig.Config); err != nil {
 		return container.CreateResponse{}, err
@@ -270,20 +279,16 @@ func validateHostConfig(hc *container.HostConfig) error {
 }
 
 // writeManagedFiles writes the hostname, hosts and resolv.conf files the
-// container gets bind-mounted (until the network part manages them).
+// container gets bind-mounted; joinNetworks rewrites hosts and resolv.conf at each
+// start, once the container's addresses are known.
 func (d *Daemon) writeManagedFiles(c *ctr.Container) error {
 	dir := d.containers.Dir(c.ID)
 	c.HostnamePath = filepath.Join(dir, "hostname")
 	c.HostsPath = filepath.Join(dir, "hosts")
 	c.ResolvConfPath = filepath.Join(dir, "resolv.conf")
-	hostname := c.Config.Hostname
-	if c.Config.Domainname != "" {
-		hostname += "." + c.Config.Domainname
-	}
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
 	files := map[string]string{
 		c.HostnamePath:   c.Config.Hostname + "\n",
-		c.HostsPath:      hosts,
+		c.HostsPath:      string(hostsFile(c, nil, d.hostGateway())),
 		c.ResolvConfPath: resolvConf(),
 	}
 	for p, content := range files {

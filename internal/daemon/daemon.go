@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -39,6 +40,8 @@ import (
 	"github.com/berth-engine/berth/internal/daemon/events"
 	"github.com/berth-engine/berth/internal/distribution"
 	"github.com/berth-engine/berth/internal/image"
+	"github.com/berth-engine/berth/internal/network"
+	"github.com/berth-engine/berth/internal/network/ipam"
 	"github.com/berth-engine/berth/internal/oci"
 	"github.com/berth-engine/berth/internal/snapshot"
 	"github.com/berth-engine/berth/internal/snapshot/drivers"
@@ -91,6 +94,10 @@ type Daemon struct {
 	pending    map[string][]*pendingAttach
 	execMu     sync.Mutex
 	execs      map[string]*execRecord
+
+	// net is the network controller; nil with --bridge none (containers then get a
+	// network namespace with loopback only, or the host's).
+	net *network.Controller
 }
 
 // New prepares the data and exec roots (created 0711 when missing), locks the
@@ -132,6 +139,10 @@ func New(opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	if err := d.openContainers(); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if err := d.openNetwork(); err != nil {
 		d.Close()
 		return nil, err
 	}
@@ -178,8 +189,48 @@ func (d *Daemon) openImages() error {
 	return err
 }
 
+// openNetwork opens the network controller, unless --bridge none turns networking
+// off.
+func (d *Daemon) openNetwork() error {
+	cfg := d.cfg
+	if cfg.Bridge == "none" {
+		return nil
+	}
+	nc := network.Config{
+		Root:          d.networkRoot(),
+		DefaultBridge: cfg.Bridge,
+		FirewallTable: cfg.FirewallTable,
+		ICC:           cfg.ICC,
+		MTU:           cfg.MTU,
+		Log:           d.log,
+	}
+	if cfg.BIP != "" {
+		p, err := netip.ParsePrefix(cfg.BIP)
+		if err != nil {
+			return fmt.Errorf("bip: %w", err)
+		}
+		nc.DefaultBridgeCIDR = p
+	}
+	for _, p := range cfg.DefaultAddressPools {
+		base, err := netip.ParsePrefix(p.Base)
+		if err != nil {
+			return fmt.Errorf("default address pool: %w", err)
+		}
+		nc.DefaultAddressPools = append(nc.DefaultAddressPools, ipam.AddressPool{Base: base, Size: p.Size})
+	}
+	c, err := network.Open(nc)
+	if err != nil {
+		return fmt.Errorf("networking: %w", err)
+	}
+	d.net = c
+	return nil
+}
+
 // Close releases the data root. The daemon must not be used afterwards.
 func (d *Daemon) Close() error {
+	if d.net != nil {
+		d.net.Close()
+	}
 	if d.volumes != nil {
 		d.volumes.Close()
 	}

@@ -25,6 +25,9 @@ func testConfig(t *testing.T) *config.Config {
 	// The containers' cgroups under a parent of the test's own, removed with it.
 	cfg.CgroupParent = "/berth-test-daemon-" + filepath.Base(dir)
 	t.Cleanup(func() { removeCgroupParent(cfg.CgroupParent) })
+	// No networking: these tests make no bridge or firewall table on the host (the
+	// e2e tests give each daemon private ones).
+	cfg.Bridge = "none"
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

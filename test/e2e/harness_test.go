@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-engine/berth/internal/network/firewall"
+	"github.com/berth-engine/berth/internal/network/link"
 	"github.com/berth-engine/berth/internal/testutil"
 )
 
@@ -45,13 +50,16 @@ type daemon struct {
 	DataRoot, ExecRoot, Pidfile, Socket string
 	ConfigFile                          string // an empty daemon.json unless the test writes one
 	CgroupParent                        string // the containers' cgroups, private to the test
-	DockerConfig                        string // DOCKER_CONFIG for the docker CLI
-	cmd                                 *exec.Cmd
-	stderr                              syncBuffer
-	ready                               chan struct{} // closed when berthd logs that it listens
-	exited                              chan struct{} // closed when the process has been waited for
-	exitErr                             error         // valid once exited is closed
-	readyOnce                           sync.Once
+	// Networking private to the test: the default bridge's name and subnet, the pools
+	// user networks get subnets from, berth's nftables table.
+	Bridge, BIP, AddressPool, FirewallTable string
+	DockerConfig                            string // DOCKER_CONFIG for the docker CLI
+	cmd                                     *exec.Cmd
+	stderr                                  syncBuffer
+	ready                                   chan struct{} // closed when berthd logs that it listens
+	exited                                  chan struct{} // closed when the process has been waited for
+	exitErr                                 error         // valid once exited is closed
+	readyOnce                               sync.Once
 }
 
 // newDaemon prepares the paths of a daemon without starting it.
@@ -74,6 +82,14 @@ func newDaemon(t *testing.T) *daemon {
 		CgroupParent: "/" + filepath.Base(dir),
 		// The docker CLI's own config (credentials after docker login), one per daemon.
 		DockerConfig: t.TempDir(),
+		Bridge:       "bt" + filepath.Base(dir)[len("berth-test-e2e-"):],
+		// 10.200-249.x.0/24 for the default bridge, 10.100-199.0.0/16 for user networks.
+		BIP:           fmt.Sprintf("10.%d.%d.1/24", 200+mathrand.IntN(50), mathrand.IntN(256)),
+		AddressPool:   fmt.Sprintf("base=10.%d.0.0/16,size=24", 100+mathrand.IntN(100)),
+		FirewallTable: "berth-test-" + filepath.Base(dir)[len("berth-test-e2e-"):],
+	}
+	if len(d.Bridge) > 15 {
+		d.Bridge = d.Bridge[:15]
 	}
 	if err := os.WriteFile(d.ConfigFile, []byte("{}\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -89,6 +105,7 @@ func (d *daemon) args() []string {
 	return []string{
 		"--data-root", d.DataRoot, "--exec-root", d.ExecRoot, "--pidfile", d.Pidfile,
 		"-H", d.Host(), "--config-file", d.ConfigFile, "--cgroup-parent", d.CgroupParent,
+		"--bridge", d.Bridge, "--bip", d.BIP, "--default-address-pool", d.AddressPool, "--firewall-table", d.FirewallTable,
 	}
 }
 
@@ -179,6 +196,7 @@ func (d *daemon) reapLeftovers() {
 			syscall.Rmdir(dirs[i])
 		}
 	}
+	d.removeNetworking()
 	for _, root := range []string{d.ExecRoot, d.DataRoot} {
 		mounts, _ := os.ReadFile("/proc/self/mountinfo")
 		var under []string
@@ -190,6 +208,31 @@ func (d *daemon) reapLeftovers() {
 		for i := len(under) - 1; i >= 0; i-- {
 			syscall.Unmount(under[i], syscall.MNT_DETACH)
 		}
+	}
+}
+
+// removeNetworking removes the test daemon's nftables table and its bridges (the
+// default one and those of networks the test left), which berthd keeps when it
+// stops, as containers may still use them.
+func (d *daemon) removeNetworking() {
+	if fw, err := firewall.New(firewall.Options{Table: d.FirewallTable}); err == nil {
+		fw.Remove()
+	}
+	bridges := []string{d.Bridge}
+	var recs struct {
+		Networks []struct {
+			Bridge string `json:"bridge"`
+		} `json:"networks"`
+	}
+	if b, err := os.ReadFile(filepath.Join(d.DataRoot, "network", "networks.json")); err == nil && json.Unmarshal(b, &recs) == nil {
+		for _, n := range recs.Networks {
+			if n.Bridge != "" && n.Bridge != d.Bridge {
+				bridges = append(bridges, n.Bridge)
+			}
+		}
+	}
+	for _, b := range bridges {
+		link.DeleteBridge(b)
 	}
 }
 

@@ -22,6 +22,12 @@
 //	log-opts                   --log-opt             (repeatable, key=value)
 //	init                       --init
 //	cgroup-parent              --cgroup-parent
+//	bridge                     -b, --bridge          (the default bridge berth makes: berth0)
+//	bip                        --bip                 (its gateway address/prefix)
+//	default-address-pools      --default-address-pool (repeatable, base=CIDR,size=N)
+//	icc                        --icc
+//	mtu                        --mtu
+//	firewall-table             --firewall-table      (berth's nftables table: berth)
 //	group                      -G, --group
 //	labels                     --label               (repeatable)
 //	shutdown-timeout           --shutdown-timeout
@@ -36,6 +42,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -101,6 +108,20 @@ type Config struct {
 	// CgroupParent holds the cgroups of containers that name no parent
 	// themselves ("/berth" when empty).
 	CgroupParent string `json:"cgroup-parent,omitempty"`
+	// Bridge is the default network's bridge interface, made when missing; BIP its
+	// gateway address with the subnet's length (empty: the first free subnet of
+	// DefaultAddressPools); ICC lets containers on it talk to each other; MTU is its
+	// MTU (0: the kernel's).
+	Bridge string `json:"bridge,omitempty"`
+	BIP    string `json:"bip,omitempty"`
+	ICC    bool   `json:"icc"`
+	MTU    int    `json:"mtu,omitempty"`
+	// DefaultAddressPools are where networks' subnets come from (Docker's defaults
+	// when empty).
+	DefaultAddressPools []AddressPool `json:"default-address-pools,omitempty"`
+	// FirewallTable is berth's nftables table (berth's own setting: tests and a
+	// second daemon use their own).
+	FirewallTable string `json:"firewall-table,omitempty"`
 	// Group owns the unix sockets; empty means DefaultSocketGroup if it exists, else root.
 	Group string `json:"group,omitempty"`
 	// Labels are key=value metadata shown by info.
@@ -120,7 +141,46 @@ func Default() Config {
 		MaxConcurrentDownloads: 3,
 		MaxConcurrentUploads:   5,
 		ShutdownTimeout:        15,
+		Bridge:                 "berth0",
+		ICC:                    true,
+		FirewallTable:          "berth",
 	}
+}
+
+// AddressPool is one of default-address-pools: subnets of Size bits carved from Base.
+type AddressPool struct {
+	Base string `json:"base"`
+	Size int    `json:"size"`
+}
+
+// ParseAddressPool reads --default-address-pool's "base=CIDR,size=N".
+func ParseAddressPool(s string) (AddressPool, error) {
+	var p AddressPool
+	for _, kv := range strings.Split(s, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		switch strings.TrimSpace(k) {
+		case "base":
+			p.Base = v
+		case "size":
+			if _, err := fmt.Sscanf(v, "%d", &p.Size); err != nil {
+				return p, fmt.Errorf("invalid default address pool %q: size %q is not a number", s, v)
+			}
+		default:
+			return p, fmt.Errorf("invalid default address pool %q: unknown field %q (want base=CIDR,size=N)", s, k)
+		}
+	}
+	return p, p.validate()
+}
+
+func (p AddressPool) validate() error {
+	base, err := netip.ParsePrefix(p.Base)
+	if err != nil {
+		return fmt.Errorf("invalid default address pool base %q: %w", p.Base, err)
+	}
+	if p.Size < base.Bits() || p.Size > base.Addr().BitLen() {
+		return fmt.Errorf("invalid default address pool %s size %d: it must be between %d and %d", p.Base, p.Size, base.Bits(), base.Addr().BitLen())
+	}
+	return nil
 }
 
 // logLevels are the accepted log levels, in increasing severity.
@@ -194,6 +254,22 @@ func (c *Config) Validate() error {
 			return err
 		}
 		c.Hosts[i] = norm
+	}
+	if c.BIP != "" {
+		if _, err := netip.ParsePrefix(c.BIP); err != nil {
+			return fmt.Errorf("invalid bip %q: want the bridge's address and prefix length, such as 172.18.0.1/16", c.BIP)
+		}
+	}
+	for _, p := range c.DefaultAddressPools {
+		if err := p.validate(); err != nil {
+			return err
+		}
+	}
+	if c.Bridge == "" || len(c.Bridge) > 15 || strings.ContainsAny(c.Bridge, "/ \t") {
+		return fmt.Errorf("invalid bridge name %q: want an interface name of 1 to 15 characters", c.Bridge)
+	}
+	if c.FirewallTable == "" {
+		return fmt.Errorf("firewall-table must not be empty")
 	}
 	if !slices.Contains(logLevels, c.LogLevel) {
 		return fmt.Errorf("invalid log-level %q: want one of %s", c.LogLevel, strings.Join(logLevels, ", "))

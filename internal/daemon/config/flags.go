@@ -16,12 +16,13 @@ import (
 
 // flagForKey names the flag of each key whose flag is not spelled like the key.
 var flagForKey = map[string]string{
-	"hosts":               "host",
-	"insecure-registries": "insecure-registry",
-	"registry-mirrors":    "registry-mirror",
-	"default-ulimits":     "default-ulimit",
-	"labels":              "label",
-	"log-opts":            "log-opt",
+	"hosts":                 "host",
+	"insecure-registries":   "insecure-registry",
+	"registry-mirrors":      "registry-mirror",
+	"default-ulimits":       "default-ulimit",
+	"labels":                "label",
+	"log-opts":              "log-opt",
+	"default-address-pools": "default-address-pool",
 }
 
 // FlagName returns the command-line flag that sets the daemon.json key.
@@ -63,6 +64,12 @@ func AddFlags(set *pflag.FlagSet) *Flags {
 	set.StringToStringVar(&v.LogOpts, "log-opt", nil, "Default log driver options for containers (key=value; repeatable)")
 	set.BoolVar(&v.Init, "init", v.Init, "Run an init in the containers to forward signals and reap processes")
 	set.StringVar(&v.CgroupParent, "cgroup-parent", v.CgroupParent, `Parent cgroup for all containers (default "/berth")`)
+	set.StringVarP(&v.Bridge, "bridge", "b", v.Bridge, "The default network's bridge interface (made when missing)")
+	set.StringVar(&v.BIP, "bip", v.BIP, "The default bridge's address and prefix length (default: the first free pool subnet)")
+	set.BoolVar(&v.ICC, "icc", v.ICC, "Enable inter-container communication on the default bridge")
+	set.IntVar(&v.MTU, "mtu", v.MTU, "MTU of the default bridge")
+	set.Var(&poolsValue{&v.DefaultAddressPools}, "default-address-pool", "Default address pools for networks (base=CIDR,size=N; repeatable)")
+	set.StringVar(&v.FirewallTable, "firewall-table", v.FirewallTable, "berth's nftables table")
 	set.StringVarP(&v.Group, "group", "G", v.Group, `Group for the unix sockets (default "`+DefaultSocketGroup+`" if it exists, else root)`)
 	set.StringArrayVar(&v.Labels, "label", nil, "Set key=value labels on the daemon (repeatable)")
 	set.IntVar(&v.ShutdownTimeout, "shutdown-timeout", v.ShutdownTimeout, "Seconds a clean shutdown waits for work in flight")
@@ -135,6 +142,7 @@ func cloneConfig(c *Config) *Config {
 	out.RegistryMirrors = slices.Clone(c.RegistryMirrors)
 	out.Labels = slices.Clone(c.Labels)
 	out.LogOpts = maps.Clone(c.LogOpts)
+	out.DefaultAddressPools = slices.Clone(c.DefaultAddressPools)
 	if c.DefaultUlimits != nil {
 		out.DefaultUlimits = map[string]*units.Ulimit{}
 		for k, u := range c.DefaultUlimits {
@@ -144,6 +152,28 @@ func cloneConfig(c *Config) *Config {
 	}
 	return &out
 }
+
+// poolsValue is the --default-address-pool flag, repeatable.
+type poolsValue struct{ p *[]AddressPool }
+
+func (v *poolsValue) Set(s string) error {
+	p, err := ParseAddressPool(s)
+	if err != nil {
+		return err
+	}
+	*v.p = append(*v.p, p)
+	return nil
+}
+
+func (v *poolsValue) String() string {
+	var out []string
+	for _, p := range *v.p {
+		out = append(out, fmt.Sprintf("base=%s,size=%d", p.Base, p.Size))
+	}
+	return strings.Join(out, " ")
+}
+
+func (v *poolsValue) Type() string { return "pool" }
 
 // ulimitsValue is the --default-ulimit flag: name=soft[:hard], repeatable, the
 // last one for a name winning.

@@ -389,3 +389,23 @@ func randomMAC() net.HardwareAddr {
 	b[0] = b[0]&0xfe | 0x02
 	return b
 }
+
+// Routes are the destinations the host's main routing table routes (both families),
+// for choosing a new network's subnet that shadows none of them. The default routes
+// are left out.
+func Routes() ([]netip.Prefix, error) {
+	rs, err := netlink.RouteList(nil, netlink.FAMILY_ALL)
+	if err != nil {
+		return nil, fmt.Errorf("list routes: %w", err)
+	}
+	var out []netip.Prefix
+	for _, r := range rs {
+		if r.Dst == nil {
+			continue
+		}
+		if p, ok := prefixOf(r.Dst); ok && p.Bits() > 0 {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}

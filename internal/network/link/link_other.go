@@ -32,3 +32,6 @@ func EnableForwarding(ipv6 bool) error { return errNotLinux }
 
 // SetSysctl needs Linux.
 func SetSysctl(name, value string) error { return errNotLinux }
+
+// Routes is not implemented off Linux.
+func Routes() ([]netip.Prefix, error) { return nil, errNotLinux }

@@ -1,0 +1,380 @@
+package daemon
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	networktypes "github.com/moby/moby/api/types/network"
+
+	ctr "github.com/berth-engine/berth/internal/container"
+	"github.com/berth-engine/berth/internal/network"
+	"github.com/berth-engine/berth/internal/network/firewall"
+)
+
+// A container's networks, as the daemon drives internal/network: at create the
+// networks it names are checked and recorded (HostConfig.NetworkMode, and the
+// endpoints of NetworkingConfig in the record's NetworkConfig); at each start, once
+// the runtime has made its network namespace and before its program runs, it joins
+// them (addresses, veths, published ports, names) and gets its hosts and resolv.conf;
+// at its exit it leaves them. The Sandbox that Join returns is kept in the record, so
+// that a new berthd gives it back to the network controller (Restore).
+
+// hasOwnNetwork says whether the container gets a network namespace with berth's
+// networks in it: not --network host, none, or container:X, not NetworkDisabled.
+func hasOwnNetwork(s *ctr.Container) bool {
+	nm := s.HostConfig.NetworkMode
+	return !s.Config.NetworkDisabled && !nm.IsHost() && !nm.IsNone() && !nm.IsContainer()
+}
+
+// primaryNetwork is the network named by the container's network mode.
+func primaryNetwork(nm container.NetworkMode) string {
+	if nm == "" || nm.IsDefault() || nm.IsBridge() {
+		return network.DefaultBridgeName
+	}
+	return string(nm)
+}
+
+// checkNetworks refuses, at create, networks that do not exist or options that make
+// no sense for them, as Docker does; it returns the endpoint configs to record.
+func (d *Daemon) checkNetworks(hc *container.HostConfig, cfg *container.Config, nc *networktypes.NetworkingConfig) (map[string]*networktypes.EndpointSettings, error) {
+	nm := hc.NetworkMode
+	var eps map[string]*networktypes.EndpointSettings
+	if nc != nil && len(nc.EndpointsConfig) > 0 {
+		eps = map[string]*networktypes.EndpointSettings{}
+		for name, es := range nc.EndpointsConfig {
+			eps[name] = es.Copy()
+		}
+	}
+	if d.net == nil || nm.IsContainer() {
+		return eps, nil
+	}
+	if nm.IsHost() || nm.IsNone() {
+		if len(hc.PortBindings) > 0 || hc.PublishAllPorts {
+			d.log.Debug("published ports ignored", "network mode", nm)
+		}
+		return eps, nil
+	}
+	names := []string{primaryNetwork(nm)}
+	for name := range eps {
+		if name != names[0] && !(names[0] == network.DefaultBridgeName && (name == "default" || name == "bridge")) {
+			names = append(names, name)
+		}
+	}
+	for _, name := range names {
+		n, err := d.net.Get(name)
+		if err != nil {
+			return nil, cerrdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", name))
+		}
+		if n.Driver != network.DriverBridge && len(names) > 1 {
+			return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("container cannot be connected to network %s with other networks", n.Name))
+		}
+	}
+	if _, err := portRequests(hc, cfg); err != nil {
+		return nil, err
+	}
+	return eps, nil
+}
+
+// endpointConfig finds the endpoint settings recorded for network name.
+func endpointConfig(eps map[string]*networktypes.EndpointSettings, name string, n *network.Network) *networktypes.EndpointSettings {
+	for _, k := range []string{name, n.Name, n.ID} {
+		if es := eps[k]; es != nil {
+			return es
+		}
+	}
+	if n.Default {
+		if es := eps["default"]; es != nil {
+			return es
+		}
+	}
+	return nil
+}
+
+func endpointRequest(name string, es *networktypes.EndpointSettings) network.EndpointRequest {
+	r := network.EndpointRequest{Network: name}
+	if es == nil {
+		return r
+	}
+	if es.IPAMConfig != nil {
+		r.IPv4, r.IPv6 = es.IPAMConfig.IPv4Address, es.IPAMConfig.IPv6Address
+	}
+	if len(es.MacAddress) > 0 {
+		r.MAC = es.MacAddress.String()
+	}
+	r.Aliases = slices.Clone(es.Aliases)
+	return r
+}
+
+// joinNetworks attaches the created container (its init is pid) to its networks,
+// and writes its hosts and resolv.conf. nil when it has no network of its own.
+func (d *Daemon) joinNetworks(s *ctr.Container, pid int) (*network.Sandbox, error) {
+	if d.net == nil || !hasOwnNetwork(s) {
+		return nil, nil
+	}
+	primary := primaryNetwork(s.HostConfig.NetworkMode)
+	pn, err := d.net.Get(primary)
+	if err != nil {
+		return nil, cerrdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", primary))
+	}
+	if pn.Driver == network.DriverNull || pn.Driver == network.DriverHost {
+		return nil, nil
+	}
+	reqs := []network.EndpointRequest{endpointRequest(pn.ID, endpointConfig(s.NetworkConfig, primary, pn))}
+	var extra []string
+	for name := range s.NetworkConfig {
+		if n, err := d.net.Get(name); err == nil && n.ID != pn.ID {
+			extra = append(extra, name)
+		}
+	}
+	sort.Strings(extra)
+	for _, name := range extra {
+		reqs = append(reqs, endpointRequest(name, s.NetworkConfig[name]))
+	}
+	ports, err := portRequests(s.HostConfig, s.Config)
+	if err != nil {
+		return nil, err
+	}
+	sb, err := d.net.Join(network.JoinRequest{
+		ContainerID: s.ID, Name: strings.TrimPrefix(s.Name, "/"), Hostname: s.Config.Hostname,
+		NetNS:     fmt.Sprintf("/proc/%d/ns/net", pid),
+		Endpoints: reqs, Ports: ports,
+		DNS: network.DNSConfig{Servers: s.HostConfig.DNS, Search: s.HostConfig.DNSSearch, Options: s.HostConfig.DNSOptions},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := d.writeNetworkFiles(s, sb); err != nil {
+		d.net.Leave(sb)
+		return nil, err
+	}
+	return sb, nil
+}
+
+// writeNetworkFiles rewrites the container's hosts and resolv.conf in place (they
+// are bind-mounted into it already: a rename would leave it the old file).
+func (d *Daemon) writeNetworkFiles(s *ctr.Container, sb *network.Sandbox) error {
+	hosts := hostsFile(s, sb, d.hostGateway())
+	if err := writeInPlace(s.HostsPath, hosts); err != nil {
+		return fmt.Errorf("container %s: hosts: %w", s.ID, err)
+	}
+	if err := writeInPlace(s.ResolvConfPath, d.net.ResolvConf(sb)); err != nil {
+		return fmt.Errorf("container %s: resolv.conf: %w", s.ID, err)
+	}
+	return nil
+}
+
+func writeInPlace(path string, data []byte) error {
+	return os.WriteFile(path, data, 0o644)
+}
+
+// hostGateway is the address --add-host NAME:host-gateway stands for: the default
+// bridge's gateway, as Docker's.
+func (d *Daemon) hostGateway() netip.Addr {
+	if d.net == nil {
+		return netip.Addr{}
+	}
+	n, err := d.net.Get(network.DefaultBridgeName)
+	if err != nil || n.IPv4 == nil {
+		return netip.Addr{}
+	}
+	return n.IPv4.Gateway
+}
+
+// hostsFile is a container's /etc/hosts: localhost, its own addresses with its host
+// name, and --add-host entries.
+func hostsFile(s *ctr.Container, sb *network.Sandbox, hostGateway netip.Addr) []byte {
+	var b strings.Builder
+	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
+	for _, h := range s.HostConfig.ExtraHosts {
+		name, ip, ok := strings.Cut(h, ":")
+		if !ok {
+			name, ip, ok = strings.Cut(h, "=")
+		}
+		if !ok {
+			continue
+		}
+		if ip == "host-gateway" && hostGateway.IsValid() {
+			ip = hostGateway.String()
+		}
+		fmt.Fprintf(&b, "%s\t%s\n", strings.Trim(ip, "[]"), name)
+	}
+	host := s.Config.Hostname
+	if s.Config.Domainname != "" {
+		host += "." + s.Config.Domainname + " " + s.Config.Hostname
+	}
+	if sb != nil {
+		for _, ep := range sb.Endpoints {
+			for _, p := range []netip.Prefix{ep.IPv4, ep.IPv6} {
+				if p.IsValid() {
+					fmt.Fprintf(&b, "%s\t%s\n", p.Addr(), host)
+				}
+			}
+		}
+	}
+	return []byte(b.String())
+}
+
+// portRequests turns -p (PortBindings) and -P (PublishAllPorts over ExposedPorts)
+// into the network's requests.
+func portRequests(hc *container.HostConfig, cfg *container.Config) ([]network.PortRequest, error) {
+	var out []network.PortRequest
+	var keys []networktypes.Port
+	for p := range hc.PortBindings {
+		keys = append(keys, p)
+	}
+	if hc.PublishAllPorts {
+		for p := range cfg.ExposedPorts {
+			if _, ok := hc.PortBindings[p]; !ok {
+				keys = append(keys, p)
+			}
+		}
+	}
+	slices.SortFunc(keys, func(a, b networktypes.Port) int {
+		if a.Num() != b.Num() {
+			return int(a.Num()) - int(b.Num())
+		}
+		return strings.Compare(string(a.Proto()), string(b.Proto()))
+	})
+	for _, p := range keys {
+		proto := firewall.Protocol(p.Proto())
+		switch proto {
+		case firewall.TCP, firewall.UDP, firewall.SCTP:
+		default:
+			return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid proto: %s", p.Proto()))
+		}
+		bindings := hc.PortBindings[p]
+		if len(bindings) == 0 {
+			bindings = []networktypes.PortBinding{{}}
+		}
+		for _, b := range bindings {
+			r := network.PortRequest{Proto: proto, HostIP: b.HostIP, ContainerPort: p.Num()}
+			if r.HostIP.IsValid() && r.HostIP.IsUnspecified() {
+				r.HostIP = netip.Addr{}
+			}
+			if b.HostPort != "" {
+				lo, hi, err := parsePortRange(b.HostPort)
+				if err != nil {
+					return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid port specification: %q", b.HostPort))
+				}
+				r.HostPort, r.HostPortEnd = lo, hi
+			}
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func parsePortRange(s string) (uint16, uint16, error) {
+	lo, hi, isRange := strings.Cut(s, "-")
+	a, err := strconv.ParseUint(lo, 10, 16)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !isRange {
+		return uint16(a), 0, nil
+	}
+	b, err := strconv.ParseUint(hi, 10, 16)
+	if err != nil || b < a {
+		return 0, 0, fmt.Errorf("bad range %q", s)
+	}
+	return uint16(a), uint16(b), nil
+}
+
+// networkSettings is inspect's NetworkSettings: the endpoints of a running
+// container, the configured networks of a stopped one, and its ports.
+func (d *Daemon) networkSettings(s *ctr.Container) *container.NetworkSettings {
+	ns := &container.NetworkSettings{Networks: map[string]*networktypes.EndpointSettings{}, Ports: networktypes.PortMap{}}
+	for p := range s.Config.ExposedPorts {
+		ns.Ports[p] = nil
+	}
+	for p := range s.HostConfig.PortBindings {
+		ns.Ports[p] = nil
+	}
+	sb := s.Network
+	if sb != nil && s.State.Running() {
+		ns.SandboxID = sb.ContainerID
+		ns.SandboxKey = fmt.Sprintf("/proc/%d/ns/net", s.State.Pid)
+		for _, ep := range sb.Endpoints {
+			es := endpointConfig(s.NetworkConfig, ep.NetworkName, &network.Network{ID: ep.NetworkID, Name: ep.NetworkName}).Copy()
+			if es == nil {
+				es = &networktypes.EndpointSettings{}
+			}
+			es.NetworkID, es.EndpointID = ep.NetworkID, ep.ID
+			if ep.IPv4.IsValid() {
+				es.IPAddress, es.IPPrefixLen, es.Gateway = ep.IPv4.Addr(), ep.IPv4.Bits(), ep.Gateway4
+			}
+			if ep.IPv6.IsValid() {
+				es.GlobalIPv6Address, es.GlobalIPv6PrefixLen, es.IPv6Gateway = ep.IPv6.Addr(), ep.IPv6.Bits(), ep.Gateway6
+			}
+			if mac, err := net.ParseMAC(ep.MAC); err == nil {
+				es.MacAddress = networktypes.HardwareAddr(mac)
+			}
+			es.Aliases = ep.Aliases
+			if ep.NetworkName != network.DefaultBridgeName {
+				es.DNSNames = append([]string{strings.TrimPrefix(s.Name, "/"), s.ID[:12]}, ep.Aliases...)
+			}
+			ns.Networks[ep.NetworkName] = es
+		}
+		for _, b := range sb.Bindings {
+			p, err := networktypes.ParsePort(fmt.Sprintf("%d/%s", b.ContainerPort, b.Proto))
+			if err != nil {
+				continue
+			}
+			hostIP := b.HostIP
+			if !hostIP.IsValid() {
+				hostIP = netip.IPv4Unspecified()
+			}
+			ns.Ports[p] = append(ns.Ports[p], networktypes.PortBinding{HostIP: hostIP, HostPort: strconv.Itoa(int(b.HostPort))})
+		}
+		return ns
+	}
+	if hasOwnNetwork(s) || s.HostConfig.NetworkMode.IsHost() || s.HostConfig.NetworkMode.IsNone() {
+		name := primaryNetwork(s.HostConfig.NetworkMode)
+		if d.net != nil {
+			if n, err := d.net.Get(name); err == nil {
+				name = n.Name
+			}
+		}
+		es := s.NetworkConfig[name].Copy()
+		if es == nil {
+			es = &networktypes.EndpointSettings{}
+		}
+		ns.Networks[name] = es
+	}
+	return ns
+}
+
+// portSummaries are ps's PORTS: the bindings of a running container, the exposed
+// ports of any.
+func portSummaries(s *ctr.Container) []container.PortSummary {
+	out := []container.PortSummary{}
+	bound := map[string]bool{}
+	if s.Network != nil && s.State.Running() {
+		for _, b := range s.Network.Bindings {
+			ip := b.HostIP
+			if !ip.IsValid() {
+				ip = netip.IPv4Unspecified()
+			}
+			out = append(out, container.PortSummary{IP: ip, PrivatePort: b.ContainerPort, PublicPort: b.HostPort, Type: string(b.Proto)})
+			bound[fmt.Sprintf("%d/%s", b.ContainerPort, b.Proto)] = true
+		}
+	}
+	for p := range s.Config.ExposedPorts {
+		if !bound[p.String()] {
+			out = append(out, container.PortSummary{PrivatePort: p.Num(), Type: string(p.Proto())})
+		}
+	}
+	return out
+}
+
+// networkRoot is where the network controller keeps its state.
+func (d *Daemon) networkRoot() string { return filepath.Join(d.cfg.DataRoot, "network") }
