@@ -163,21 +163,6 @@ func pruneFilter(f map[string][]string) (func(*ctr.Container) bool, error) {
 		if !until.IsZero() && !c.Created.Before(until) {
 			return false
 		}
-		has := func(l string) bool {
-			k, v, withValue := strings.Cut(l, "=")
-			got, ok := c.Config.Labels[k]
-			return ok && (!withValue || got == v)
-		}
-		for _, l := range f["label"] {
-			if !has(l) {
-				return false
-			}
-		}
-		for _, l := range f["label!"] {
-			if has(l) {
-				return false
-			}
-		}
-		return true
+		return labelsMatch(c.Config.Labels, f)
 	}, nil
 }

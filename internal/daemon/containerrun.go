@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -16,6 +17,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	eventtypes "github.com/moby/moby/api/types/events"
+	"github.com/moby/sys/mountinfo"
 
 	"github.com/berth-engine/berth/internal/atomicfile"
 	ctr "github.com/berth-engine/berth/internal/container"
@@ -134,12 +136,14 @@ func (d *Daemon) ociDefaults() oci.Defaults {
 
 func (d *Daemon) rootfsDir(id string) string { return filepath.Join(d.bundleDir(id), "rootfs") }
 
-// unmountRootfs unmounts a container's root file system (and anything below it).
+// unmountRootfs unmounts a container's root file system (and anything below it) and its
+// shareable /dev/shm, if any.
 func (d *Daemon) unmountRootfs(id string) {
 	target := d.rootfsDir(id)
 	if err := mount.UnmountAll(target, 0); err != nil {
 		mount.UnmountAll(target, syscall.MNT_DETACH)
 	}
+	d.unmountShm(id)
 }
 
 // volatileOverlay returns mounts with overlay's volatile option: its unmount then does
@@ -240,13 +244,18 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container, restart bool) (err
 	if err != nil {
 		return err
 	}
+	joined, err := d.joinedNamespaces(s)
+	if err != nil {
+		return err
+	}
 	spec, err := oci.Spec(oci.Input{
 		ID:         s.ID,
 		Config:     s.Config,
 		HostConfig: s.HostConfig,
 		Rootfs:     rootfs,
 		Mounts:     userMounts,
-		Files:      oci.EtcFiles{Hosts: s.HostsPath, Hostname: s.HostnamePath, ResolvConf: s.ResolvConfPath},
+		Files:      d.etcFiles(s),
+		Join:       joined,
 		Defaults:   d.ociDefaults(),
 		Host:       d.host,
 	})
@@ -316,6 +325,103 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container, restart bool) (err
 		stopHealth()
 	}()
 	return nil
+}
+
+// joinedNamespaces are the namespaces of other containers this one shares
+// (--network, --ipc, --pid container:X): X must be running.
+func (d *Daemon) joinedNamespaces(s *ctr.Container) (oci.Joined, error) {
+	var j oci.Joined
+	donor := func(ref string) (*ctr.Container, error) {
+		c, err := d.containers.Get(ref)
+		if err != nil {
+			return nil, err
+		}
+		ds := c.Snapshot()
+		if ds.ID == s.ID {
+			return nil, cerrdefs.ErrInvalidArgument.WithMessage("cannot join own namespaces")
+		}
+		if !ds.State.Running() {
+			return nil, cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot join namespaces of a non running container: container %s is %s", strings.TrimPrefix(ds.Name, "/"), ds.State.Status))
+		}
+		return ds, nil
+	}
+	hc := s.HostConfig
+	if hc.NetworkMode.IsContainer() {
+		ds, err := donor(hc.NetworkMode.ConnectedContainer())
+		if err != nil {
+			return j, err
+		}
+		j.Network = fmt.Sprintf("/proc/%d/ns/net", ds.State.Pid)
+	}
+	switch {
+	case hc.IpcMode.IsContainer():
+		ds, err := donor(hc.IpcMode.Container())
+		if err != nil {
+			return j, err
+		}
+		if !ds.HostConfig.IpcMode.IsShareable() {
+			return j, cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot join IPC of container %s: non-shareable IPC (hint: use IpcMode:shareable for the donor container)", strings.TrimPrefix(ds.Name, "/")))
+		}
+		j.IPC = fmt.Sprintf("/proc/%d/ns/ipc", ds.State.Pid)
+		j.Shm = d.shmDir(ds.ID)
+	case hc.IpcMode.IsShareable():
+		// Its /dev/shm lives on the host, where a container joining its IPC finds it.
+		if err := d.mountShm(s); err != nil {
+			return j, err
+		}
+		j.Shm = d.shmDir(s.ID)
+	}
+	if hc.PidMode.IsContainer() {
+		ds, err := donor(hc.PidMode.Container())
+		if err != nil {
+			return j, err
+		}
+		j.PID = fmt.Sprintf("/proc/%d/ns/pid", ds.State.Pid)
+	}
+	return j, nil
+}
+
+// shmDir is where a container with --ipc shareable has its /dev/shm on the host.
+func (d *Daemon) shmDir(id string) string { return filepath.Join(d.containers.Dir(id), "shm") }
+
+// mountShm mounts the tmpfs of a shareable /dev/shm (size --shm-size, 64 MiB by
+// default), unless a previous start left it mounted.
+func (d *Daemon) mountShm(s *ctr.Container) error {
+	dir := d.shmDir(s.ID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if mounted, _ := mountinfo.Mounted(dir); mounted {
+		return nil
+	}
+	size := s.HostConfig.ShmSize
+	if size <= 0 {
+		size = oci.DefaultShmSize
+	}
+	if err := syscall.Mount("shm", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, fmt.Sprintf("mode=1777,size=%d", size)); err != nil {
+		return fmt.Errorf("container %s: mount /dev/shm: %w", s.ID, err)
+	}
+	return nil
+}
+
+// unmountShm undoes mountShm, if it was done.
+func (d *Daemon) unmountShm(id string) {
+	if mounted, _ := mountinfo.Mounted(d.shmDir(id)); mounted {
+		syscall.Unmount(d.shmDir(id), syscall.MNT_DETACH)
+	}
+}
+
+// etcFiles are the hosts, hostname and resolv.conf bound into the container: its
+// own, or with --network container:X those of X, as Docker's.
+func (d *Daemon) etcFiles(s *ctr.Container) oci.EtcFiles {
+	files := oci.EtcFiles{Hosts: s.HostsPath, Hostname: s.HostnamePath, ResolvConf: s.ResolvConfPath}
+	if nm := s.HostConfig.NetworkMode; nm.IsContainer() {
+		if c, err := d.containers.Get(nm.ConnectedContainer()); err == nil {
+			ds := c.Snapshot()
+			files.Hosts, files.ResolvConf = ds.HostsPath, ds.ResolvConfPath
+		}
+	}
+	return files
 }
 
 // discardCreated ends a container created by its shim but never started: its init
