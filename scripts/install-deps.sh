@@ -33,6 +33,7 @@ want ps procps
 want ip iproute2
 want tar tar
 want curl curl
+want nft nftables # tests read berth's nftables table back (berth itself talks netlink)
 # Peers the tests and benchmarks compare berth with, or move images to and from.
 want /usr/bin/docker-registry docker-registry # pull/push tests (internal/distribution, test/e2e)
 want htpasswd apache2-utils                   # the registry's basic auth in those tests

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -63,6 +64,7 @@ func main() {
 		"rlimit":        {1, "NAME: soft and hard limit as numbers (NOFILE or RLIMIT_NOFILE)", cmdRlimit},
 		"fds":           {0, "open file descriptors, one per line", cmdFds},
 		"sleep":         {1, "SECONDS: sleep (fractions allowed), then exit 0", cmdSleep},
+		"udp-echo":      {1, "PORT: send every UDP datagram back to its sender, forever", cmdUDPEcho},
 		"exit":          {1, "N: exit with status N", cmdExit},
 		"cat":           {1, "PATH: copy a file to stdout", func(a []string) error { return catFunc(a[0])(nil) }},
 		"write":         {2, "PATH CONTENT: create or truncate PATH and write CONTENT", cmdWrite},
@@ -204,6 +206,21 @@ func cmdCaps([]string) error {
 		out = append(out, k+"="+v)
 	}
 	return println(strings.Join(out, " "))
+}
+
+func cmdUDPEcho(args []string) error {
+	c, err := net.ListenPacket("udp", ":"+args[0])
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 64<<10)
+	for {
+		n, from, err := c.ReadFrom(buf)
+		if err != nil {
+			return err
+		}
+		c.WriteTo(buf[:n], from)
+	}
 }
 
 func cmdHostname([]string) error {

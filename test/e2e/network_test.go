@@ -1,0 +1,280 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// freePort is a TCP (and, most likely, UDP) port nothing on the host listens on.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// hostAddr is one of the host's own non-loopback IPv4 addresses, outside the test
+// daemon's networks ("" when it has none).
+func hostAddr(t *testing.T, d *daemon) string {
+	t.Helper()
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !strings.HasPrefix(n.IP.String(), "10.") {
+			return n.IP.String()
+		}
+	}
+	return ""
+}
+
+// httpGet fetches url from the host, retrying while the server comes up.
+func httpGet(url string) (string, error) {
+	client := http.Client{Timeout: 2 * time.Second}
+	var last error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		resp, err := client.Get(url)
+		if err != nil {
+			last = err
+			continue
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return "", fmt.Errorf("%s: %s", url, resp.Status)
+		}
+		return string(b), err
+	}
+	return "", last
+}
+
+// nftElements counts the elements of a map of the daemon's nftables table.
+func nftElements(t *testing.T, d *daemon, set string) int {
+	t.Helper()
+	out, err := exec.Command("nft", "list", "map", "inet", d.FirewallTable, set).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft list map %s: %v: %s", set, err, out)
+	}
+	s := string(out)
+	i := strings.Index(s, "elements = {")
+	if i < 0 {
+		return 0
+	}
+	body := s[i+len("elements = {"):]
+	body = body[:strings.Index(body, "}")]
+	return strings.Count(body, ":")
+}
+
+func TestPublishedPorts(t *testing.T) {
+	d := withImage(t)
+	port := freePort(t)
+	d.mustDocker("run", "-d", "--name", "web", "-p", strconv.Itoa(port)+":80", "bbox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	id := strings.TrimSpace(d.mustDocker("inspect", "-f", "{{.Id}}", "web"))
+	for _, host := range []string{"127.0.0.1", hostAddr(t, d)} {
+		if host == "" {
+			continue
+		}
+		body, err := httpGet(fmt.Sprintf("http://%s:%d/hostname", host, port))
+		if err != nil || strings.TrimSpace(body) != id[:12] {
+			t.Errorf("GET http://%s:%d/hostname = %q, %v; want the container's host name %s", host, port, body, err, id[:12])
+		}
+	}
+	if out := d.mustDocker("port", "web"); out != fmt.Sprintf("80/tcp -> 0.0.0.0:%d\n", port) {
+		t.Errorf("docker port = %q", out)
+	}
+	if out := d.mustDocker("ps", "--format", "{{.Ports}}", "--filter", "name=web"); out != fmt.Sprintf("0.0.0.0:%d->80/tcp\n", port) {
+		t.Errorf("ps PORTS = %q", out)
+	}
+	ip := strings.TrimSpace(d.mustDocker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "web"))
+	// From another container: directly, and through the host's published port (hairpin).
+	gw := strings.TrimSpace(d.mustDocker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.Gateway}}{{end}}", "web"))
+	out := d.mustDocker("run", "--rm", "bbox", "sh", "-c", fmt.Sprintf("wget -q -O - http://%s/hostname && wget -q -O - http://%s:%d/hostname", ip, gw, port))
+	if out != id[:12]+"\n"+id[:12]+"\n" {
+		t.Errorf("from another container: %q", out)
+	}
+
+	// A port taken is refused as Docker refuses it, and nothing of the container runs.
+	_, stderr, code := d.docker("run", "-d", "--name", "clash", "-p", strconv.Itoa(port)+":80", "bbox", "sleep", "60")
+	if code == 0 || !strings.Contains(stderr, fmt.Sprintf("Bind for 0.0.0.0:%d failed: port is already allocated", port)) {
+		t.Errorf("second -p %d: exit %d, %q", port, code, stderr)
+	}
+	if st := d.mustDocker("inspect", "-f", "{{.State.Running}}", "clash"); st != "false\n" {
+		t.Errorf("the refused container runs: %q", st)
+	}
+
+	// UDP.
+	udp := freePort(t)
+	d.mustDocker("run", "-d", "--name", "echo", "-p", strconv.Itoa(udp)+":5000/udp", "bbox", "/testinit", "udp-echo", "5000")
+	c, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", udp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got := ""
+	for i := 0; i < 50 && got == ""; i++ {
+		c.Write([]byte("ping"))
+		c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		buf := make([]byte, 16)
+		if n, err := c.Read(buf); err == nil {
+			got = string(buf[:n])
+		}
+	}
+	if got != "ping" {
+		t.Errorf("UDP echo through -p %d:5000/udp answered %q", udp, got)
+	}
+
+	// Removing the container withdraws the port.
+	d.mustDocker("rm", "-f", "web", "echo", "clash")
+	if n := nftElements(t, d, "ports_v4"); n != 0 {
+		t.Errorf("%d published ports left in the firewall after the containers went", n)
+	}
+	if conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
+		conn.Close()
+		t.Errorf("port %d still answers after the container was removed", port)
+	}
+}
+
+func TestUserNetworksNamesAndIsolation(t *testing.T) {
+	d := withImage(t)
+	d.mustDocker("network", "create", "front")
+	d.mustDocker("run", "-d", "--name", "web", "--network", "front", "--network-alias", "www", "bbox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	id := strings.TrimSpace(d.mustDocker("inspect", "-f", "{{.Id}}", "web"))
+	for _, name := range []string{"web", "www", id[:12]} {
+		out, stderr, code := d.docker("run", "--rm", "--network", "front", "bbox", "wget", "-q", "-O", "-", "http://"+name+"/hostname")
+		if code != 0 || out != id[:12]+"\n" {
+			t.Errorf("wget http://%s/ from the same network: exit %d, %q %q", name, code, out, stderr)
+		}
+	}
+	if out := d.mustDocker("run", "--rm", "--network", "front", "bbox", "cat", "/etc/resolv.conf"); !strings.Contains(out, "nameserver 127.0.0.11") {
+		t.Errorf("resolv.conf on a user network: %q", out)
+	}
+	// The default bridge does not resolve names.
+	if _, _, code := d.docker("run", "--rm", "bbox", "wget", "-q", "-T", "2", "-O", "-", "http://web/"); code == 0 {
+		t.Error("a container on the default bridge reached web by name")
+	}
+	// network inspect lists the container; rm is refused while it is attached.
+	if out := d.mustDocker("network", "inspect", "-f", "{{range .Containers}}{{.Name}}{{end}}", "front"); out != "web\n" {
+		t.Errorf("network inspect containers = %q", out)
+	}
+	if _, stderr, code := d.docker("network", "rm", "front"); code == 0 || !strings.Contains(stderr, "has active endpoints") {
+		t.Errorf("network rm of a network in use: exit %d, %q", code, stderr)
+	}
+	// connect: a running container on the default bridge joins and finds web.
+	d.mustDocker("run", "-d", "--name", "later", "bbox", "sleep", "60")
+	d.mustDocker("network", "connect", "front", "later")
+	if out, stderr, code := d.docker("exec", "later", "wget", "-q", "-O", "-", "http://web/hostname"); code != 0 || out != id[:12]+"\n" {
+		t.Errorf("after network connect: exit %d, %q %q", code, out, stderr)
+	}
+	d.mustDocker("network", "disconnect", "front", "later")
+	if _, _, code := d.docker("exec", "later", "wget", "-q", "-T", "2", "-O", "-", "http://web/hostname"); code == 0 {
+		t.Error("after network disconnect the container still reaches web")
+	}
+
+	// Two networks are isolated from each other.
+	d.mustDocker("network", "create", "back")
+	webIP := strings.TrimSpace(d.mustDocker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "web"))
+	if _, _, code := d.docker("run", "--rm", "--network", "back", "bbox", "wget", "-q", "-T", "2", "-O", "-", "http://"+webIP+"/hostname"); code == 0 {
+		t.Error("a container on another network reached web's address")
+	}
+
+	// --internal: peers yes, the outside (the host's own address) no.
+	d.mustDocker("network", "create", "--internal", "closed")
+	port := freePort(t)
+	l, err := net.Listen("tcp", fmt.Sprintf("0.0.0.0:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			io.WriteString(c, "HTTP/1.0 200 OK\r\n\r\nhost\n")
+			c.Close()
+		}
+	}()
+	if h := hostAddr(t, d); h != "" {
+		// Reachable from the default bridge, not from the internal network.
+		if out, stderr, code := d.docker("run", "--rm", "bbox", "wget", "-q", "-T", "3", "-O", "-", fmt.Sprintf("http://%s:%d/", h, port)); code != 0 || out != "host\n" {
+			t.Errorf("the host from the default bridge: exit %d, %q %q", code, out, stderr)
+		}
+		if _, _, code := d.docker("run", "--rm", "--network", "closed", "bbox", "wget", "-q", "-T", "2", "-O", "-", fmt.Sprintf("http://%s:%d/", h, port)); code == 0 {
+			t.Error("a container on an --internal network reached the host's address")
+		}
+	}
+	d.mustDocker("run", "-d", "--name", "inside", "--network", "closed", "bbox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	if out, stderr, code := d.docker("run", "--rm", "--network", "closed", "bbox", "wget", "-q", "-O", "-", "http://inside/hostname"); code != 0 || out == "" {
+		t.Errorf("a peer on the internal network: exit %d, %q %q", code, out, stderr)
+	}
+
+	// --network container:X shares X's network.
+	if out := d.mustDocker("run", "--rm", "--network", "container:web", "bbox", "wget", "-q", "-O", "-", "http://127.0.0.1/hostname"); out != id[:12]+"\n" {
+		t.Errorf("--network container:web: %q", out)
+	}
+	d.mustDocker("rm", "-f", "web", "later", "inside")
+	d.mustDocker("network", "rm", "front", "back", "closed")
+}
+
+func TestNetworkBadInput(t *testing.T) {
+	d := withImage(t)
+	d.mustDocker("network", "create", "--subnet", "10.77.5.0/24", "one")
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"network", "create", "--subnet", "10.77.5.128/25", "two"}, "overlaps"},
+		{[]string{"network", "create", "one"}, "network with name one already exists"},
+		{[]string{"run", "--rm", "--network", "nosuch", "bbox", "true"}, "network nosuch not found"},
+		{[]string{"run", "--rm", "--network", "one", "--ip", "10.99.0.5", "bbox", "true"}, "10.99.0.5"},
+		{[]string{"run", "--rm", "-p", "99999:80", "bbox", "true"}, "invalid"},
+		{[]string{"network", "rm", "bridge"}, "pre-defined network"},
+	}
+	for _, c := range cases {
+		_, stderr, code := d.docker(c.args...)
+		if code == 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("docker %s: exit %d, stderr %q; want an error naming %q", strings.Join(c.args, " "), code, stderr, c.want)
+		}
+	}
+	if out := d.mustDocker("network", "ls", "--format", "{{.Name}}"); strings.Contains(out, "two") {
+		t.Errorf("a refused network was made: %q", out)
+	}
+	// A container refused at start holds no address: the next one gets one.
+	d.mustDocker("network", "rm", "one")
+}
+
+func TestPublishedPortsSurviveDaemonKill(t *testing.T) {
+	d := withImage(t)
+	port := freePort(t)
+	d.mustDocker("run", "-d", "--name", "web", "-p", strconv.Itoa(port)+":80", "bbox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	if _, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/hostname", port)); err != nil {
+		t.Fatal(err)
+	}
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	d.wait()
+	// The container keeps answering while berthd is away, and after it is back.
+	if _, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/hostname", port)); err != nil {
+		t.Errorf("with berthd killed: %v", err)
+	}
+	d.start()
+	if _, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/hostname", port)); err != nil {
+		t.Errorf("after berthd restarted: %v", err)
+	}
+	if n := nftElements(t, d, "ports_v4"); n != 1 {
+		t.Errorf("%d published-port elements after the restart, want exactly 1", n)
+	}
+	if out := d.mustDocker("port", "web"); out != fmt.Sprintf("80/tcp -> 0.0.0.0:%d\n", port) {
+		t.Errorf("docker port after the restart = %q", out)
+	}
+	d.mustDocker("rm", "-f", "web")
+}
