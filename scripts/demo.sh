@@ -59,3 +59,16 @@ if [ -n "$DOCKER" ]; then
   echo "+ docker run --rm demo/busybox echo hello through the docker CLI   (DOCKER_HOST=$BERTH_HOST)"
   DOCKER_HOST=$BERTH_HOST "$DOCKER" run --rm demo/busybox echo hello through the docker CLI
 fi
+
+# Networking (issue 5): a web server in a berth container on a published port, answering
+# the host. berthd made the default bridge berth0 with outbound NAT; the port is a rule in
+# berth's nftables table, no proxy process.
+PORT=${DEMO_PORT:-8080}
+echo "+ berth run -d --name web -p $PORT:80 demo/busybox sh -c 'echo hello from a berth web server > /www/index.html; httpd -f -p 80 -h /www'"
+"$BERTH" run -d --name web -p "$PORT:80" demo/busybox sh -c 'mkdir -p /www && echo hello from a berth web server > /www/index.html && exec httpd -f -p 80 -h /www'
+echo "+ berth port web"
+"$BERTH" port web
+echo "+ curl http://127.0.0.1:$PORT/"
+for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$PORT/" 2>/dev/null && break; sleep 0.1; done
+echo "+ berth rm -f web"
+"$BERTH" rm -f web

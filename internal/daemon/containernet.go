@@ -72,7 +72,9 @@ func (d *Daemon) checkNetworks(hc *container.HostConfig, cfg *container.Config, 
 	for _, name := range names {
 		n, err := d.net.Get(name)
 		if err != nil {
-			return nil, cerrdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", name))
+			// Not a 404: the docker CLI takes a 404 from create for a missing image
+			// and goes to pull it.
+			return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("network %s not found", name))
 		}
 		if n.Driver != network.DriverBridge && len(names) > 1 {
 			return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("container cannot be connected to network %s with other networks", n.Name))
