@@ -26,6 +26,9 @@
 #        flock /tmp/berth-priv.lock bench/container-ops.sh   (beside other privileged work; no
 #        process started here keeps the lock's descriptor)
 #
+# Both engines run without a default bridge (berthd --bridge none, dockerd --bridge=none): every
+# container here is --network none; bench/network.sh measures the bridge.
+#
 # Runs are interleaved (one of each client in turn, the order rotated every round) so that a
 # drift of the machine lands on all of them. Medians in ms; ratios berth/dockerd (below 1 is
 # berth faster) and whether issue 4's goal is met.
@@ -228,7 +231,8 @@ echo '{}' >"$RUN/berthd/daemon.json"
 echo '{}' >"$RUN/dockerd/daemon.json"
 SOCK[berth]=$RUN/berthd/berth.sock
 spawn "$BERTHD" --data-root "$RUN/berthd/root" --exec-root "$RUN/berthd/exec" -H "unix://${SOCK[berth]}" \
-  --pidfile "$RUN/berthd/berthd.pid" --config-file "$RUN/berthd/daemon.json" >"$RUN/berthd/log" 2>&1 </dev/null
+  --pidfile "$RUN/berthd/berthd.pid" --config-file "$RUN/berthd/daemon.json" \
+  --bridge none >"$RUN/berthd/log" 2>&1 </dev/null
 PID[berth]=$!
 wait_ping berth 30 || { echo "!! berthd did not start:"; tail -20 "$RUN/berthd/log"; die "berthd"; }
 [ -x "$DOCKERD" ] || die "no dockerd at $DOCKERD (apt-get install docker.io)"
