@@ -65,6 +65,8 @@ func main() {
 		"fds":           {0, "open file descriptors, one per line", cmdFds},
 		"sleep":         {1, "SECONDS: sleep (fractions allowed), then exit 0", cmdSleep},
 		"udp-echo":      {1, "PORT: send every UDP datagram back to its sender, forever", cmdUDPEcho},
+		"tcp-sink":      {1, "ADDR: accept one TCP connection, read it to the end, print bytes and MB/s", cmdTCPSink},
+		"tcp-send":      {2, "ADDR BYTES: connect, send BYTES zero bytes, print MB/s", cmdTCPSend},
 		"exit":          {1, "N: exit with status N", cmdExit},
 		"cat":           {1, "PATH: copy a file to stdout", func(a []string) error { return catFunc(a[0])(nil) }},
 		"write":         {2, "PATH CONTENT: create or truncate PATH and write CONTENT", cmdWrite},
@@ -221,6 +223,50 @@ func cmdUDPEcho(args []string) error {
 		}
 		c.WriteTo(buf[:n], from)
 	}
+}
+
+func cmdTCPSink(args []string) error {
+	l, err := net.Listen("tcp", args[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "listening on", l.Addr())
+	c, err := l.Accept()
+	l.Close()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	start := time.Now()
+	n, err := io.CopyBuffer(io.Discard, c, make([]byte, 256<<10))
+	if err != nil {
+		return err
+	}
+	secs := time.Since(start).Seconds()
+	return println(fmt.Sprintf("%d bytes %.0f MB/s", n, float64(n)/secs/1e6))
+}
+
+func cmdTCPSend(args []string) error {
+	total, err := strconv.ParseInt(args[1], 10, 64)
+	if err != nil {
+		return err
+	}
+	c, err := net.Dial("tcp", args[0])
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	buf := make([]byte, 256<<10)
+	start := time.Now()
+	for sent := int64(0); sent < total; {
+		n, err := c.Write(buf[:min(int64(len(buf)), total-sent)])
+		if err != nil {
+			return err
+		}
+		sent += int64(n)
+	}
+	secs := time.Since(start).Seconds()
+	return println(fmt.Sprintf("%d bytes %.0f MB/s", total, float64(total)/secs/1e6))
 }
 
 func cmdHostname([]string) error {

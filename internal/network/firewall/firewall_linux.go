@@ -195,9 +195,21 @@ func (f *Firewall) changePorts(ports []PortMapping, add bool) error {
 	if err != nil {
 		return err
 	}
+	// Elements grouped by map, then sent in as few messages as fit: one message per
+	// port (a 1000-port range) would draw as many acknowledgements and overflow the
+	// socket's receive buffer.
+	var order []*nftables.Set
+	bySet := map[*nftables.Set][]nftables.SetElement{}
 	for _, m := range ports {
 		elems, _ := m.elements()
 		set := pm.pick(m)
+		if _, ok := bySet[set]; !ok {
+			order = append(order, set)
+		}
+		bySet[set] = append(bySet[set], elems...)
+	}
+	for _, set := range order {
+		elems := bySet[set]
 		for len(elems) > 0 {
 			n := min(len(elems), elemChunk)
 			if add {
@@ -206,7 +218,7 @@ func (f *Firewall) changePorts(ports []PortMapping, add bool) error {
 				err = c.SetDeleteElements(set, elems[:n])
 			}
 			if err != nil {
-				return fmt.Errorf("firewall: %s ports %v: %w", verb, m, err)
+				return fmt.Errorf("firewall: %s ports in map %s: %w", verb, set.Name, err)
 			}
 			elems = elems[n:]
 		}

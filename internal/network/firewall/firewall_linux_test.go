@@ -264,6 +264,22 @@ func TestFirewall(t *testing.T) {
 			t.Fatal("removing ports that are not published succeeded")
 		}
 		reach(t, w.ext, "tcp", "192.0.2.1:8080", "a1")
+
+		// A thousand single-port mappings (how the daemon publishes -p 30000-30999:...)
+		// in one batch, and away again.
+		var many []PortMapping
+		for i := range 1000 {
+			many = append(many, PortMapping{Protocol: TCP, HostPort: uint16(40000 + i), ContainerIP: netip.MustParseAddr("10.99.1.2"), ContainerPort: uint16(40000 + i)})
+		}
+		if err := f.AddPorts(many...); err != nil {
+			t.Fatalf("adding 1000 mappings: %v", err)
+		}
+		if _, _, elems := nftJSON(t, w.host, "table", "inet", f.Table()); elems[mapPorts4] != 2003 {
+			t.Fatalf("after adding 1000 mappings: %d elements, want 2003", elems[mapPorts4])
+		}
+		if err := f.RemovePorts(many...); err != nil {
+			t.Fatalf("removing 1000 mappings: %v", err)
+		}
 	})
 
 	t.Run("respect host firewall", func(t *testing.T) {
