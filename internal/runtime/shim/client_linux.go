@@ -104,7 +104,16 @@ func Launch(ctx context.Context, o Opts) (_ *Client, err error) {
 		return nil, fmt.Errorf("start shim: %w", err)
 	}
 	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
+	exited, err := exitWaiter(cmd.Process.Pid)
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("watch shim: %w", err)
+	}
+	go func() {
+		exited() // without holding a thread for the shim's whole life
+		waited <- cmd.Wait()
+	}()
 
 	var r reply
 	replied := make(chan error, 1)

@@ -582,32 +582,45 @@ func (s *server) shutdown(c *conn) {
 // watchChild reaps pid, a child of ours, once it exits. The pid cannot be reused
 // before we reap it, so the pidfd names our child, even if it already exited.
 func (s *server) watchChild(pid int) error {
-	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	wait, err := exitWaiter(pid)
 	if err != nil {
 		return fmt.Errorf("watch process %d: %w", pid, err)
+	}
+	go func() {
+		wait()
+		var ws unix.WaitStatus
+		for {
+			if _, err := unix.Wait4(pid, &ws, 0, nil); err != unix.EINTR {
+				break
+			}
+		}
+		s.reaped(pid, ws)
+	}()
+	return nil
+}
+
+// exitWaiter returns a function that returns once process pid, a child of the
+// caller not yet reaped, has exited, without reaping it. It parks the calling
+// goroutine in Go's poller on a pidfd: a blocking wait would hold an OS thread per
+// process waited for (berthd waits for every shim; a shim for every exec).
+func exitWaiter(pid int) (func(), error) {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		return nil, err
 	}
 	f := os.NewFile(uintptr(fd), "pidfd")
 	rc, err := f.SyscallConn()
 	if err != nil {
 		f.Close()
-		return fmt.Errorf("watch process %d: %w", pid, err)
+		return nil, err
 	}
-	go func() {
+	return func() {
 		defer f.Close()
-		var ws unix.WaitStatus
-		// Readable once the process has exited.
-		rc.Read(func(uintptr) bool {
-			for {
-				got, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil)
-				if err == unix.EINTR {
-					continue
-				}
-				return got == pid || err != nil
-			}
+		rc.Read(func(fd uintptr) bool {
+			n, _ := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+			return n > 0 // a pidfd is readable once its process has exited
 		})
-		s.reaped(pid, ws)
-	}()
-	return nil
+	}, nil
 }
 
 // reap reaps every child as it exits: init, execs, and orphans reparented to us.
