@@ -285,3 +285,30 @@ func TestPublishedPortsSurviveDaemonKill(t *testing.T) {
 	}
 	d.mustDocker("rm", "-f", "web")
 }
+
+func TestContainerNetworkOptions(t *testing.T) {
+	d := withImage(t)
+	out := d.mustDocker("run", "--rm", "--dns", "10.1.2.3", "--dns-search", "example.org", "--dns-option", "ndots:2",
+		"--add-host", "gw:host-gateway", "--add-host", "db:10.9.9.9", "-h", "myhost", "bbox",
+		"sh", "-c", "cat /etc/resolv.conf /etc/hosts; ip -4 route | grep default")
+	gw := strings.Split(d.BIP, "/")[0]
+	for _, want := range []string{"nameserver 10.1.2.3\n", "search example.org\n", "options ndots:2\n", gw + "\tgw\n", "10.9.9.9\tdb\n", "\tmyhost\n", "default via " + gw} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--dns/--dns-search/--dns-option/--add-host/-h: %q lacks %q", out, want)
+		}
+	}
+	d.mustDocker("network", "create", "--subnet", "10.77.8.0/24", "fixed")
+	out = d.mustDocker("run", "--rm", "--network", "fixed", "--ip", "10.77.8.50", "--mac-address", "02:42:aa:bb:cc:dd", "bbox",
+		"sh", "-c", "ip -4 addr show eth0; cat /sys/class/net/eth0/address /etc/resolv.conf")
+	for _, want := range []string{"inet 10.77.8.50/24", "02:42:aa:bb:cc:dd\n", "nameserver 127.0.0.11\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--ip/--mac-address on a user network: %q lacks %q", out, want)
+		}
+	}
+	// The address is free again once that container is gone: a second one gets it.
+	out = d.mustDocker("run", "--rm", "--network", "fixed", "--ip", "10.77.8.50", "bbox", "ip", "-4", "addr", "show", "eth0")
+	if !strings.Contains(out, "inet 10.77.8.50/24") {
+		t.Errorf("the address after its first holder went: %q", out)
+	}
+	d.mustDocker("network", "rm", "fixed")
+}
