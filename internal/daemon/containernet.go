@@ -118,7 +118,7 @@ func endpointRequest(name string, es *networktypes.EndpointSettings) network.End
 
 // joinNetworks attaches the created container (its init is pid) to its networks,
 // and writes its hosts and resolv.conf. nil when it has no network of its own.
-func (d *Daemon) joinNetworks(s *ctr.Container, pid int) (*network.Sandbox, error) {
+func (d *Daemon) joinNetworks(s *ctr.Container, pid int, links []link) (*network.Sandbox, error) {
 	if d.net == nil || !hasOwnNetwork(s) {
 		return nil, nil
 	}
@@ -154,7 +154,7 @@ func (d *Daemon) joinNetworks(s *ctr.Container, pid int) (*network.Sandbox, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := d.writeNetworkFiles(s, sb); err != nil {
+	if err := d.writeNetworkFiles(s, sb, links); err != nil {
 		d.net.Leave(sb)
 		return nil, err
 	}
@@ -163,8 +163,11 @@ func (d *Daemon) joinNetworks(s *ctr.Container, pid int) (*network.Sandbox, erro
 
 // writeNetworkFiles rewrites the container's hosts and resolv.conf in place (they
 // are bind-mounted into it already: a rename would leave it the old file).
-func (d *Daemon) writeNetworkFiles(s *ctr.Container, sb *network.Sandbox) error {
+func (d *Daemon) writeNetworkFiles(s *ctr.Container, sb *network.Sandbox, links []link) error {
 	hosts := hostsFile(s, sb, d.hostGateway())
+	for _, l := range links {
+		hosts = append(hosts, fmt.Sprintf("%s\t%s %s %s\n", l.ip, l.alias, l.id[:12], l.name)...)
+	}
 	if err := writeInPlace(s.HostsPath, hosts); err != nil {
 		return fmt.Errorf("container %s: hosts: %w", s.ID, err)
 	}
@@ -376,6 +379,83 @@ func portSummaries(s *ctr.Container) []container.PortSummary {
 		}
 	}
 	return out
+}
+
+// link is one legacy --link NAME:ALIAS, resolved at start: the linked container's
+// address on the default bridge, its exposed ports and environment.
+type link struct {
+	name, alias, id string
+	ip              netip.Addr
+	ports           []networktypes.Port
+	env             []string
+}
+
+// resolveLinks resolves --link: each linked container must be running, on the
+// default bridge as this one, as Docker's legacy links are.
+func (d *Daemon) resolveLinks(s *ctr.Container) ([]link, error) {
+	var out []link
+	for _, spec := range s.HostConfig.Links {
+		name, alias, _ := strings.Cut(spec, ":")
+		name = strings.TrimPrefix(name, "/")
+		if alias == "" {
+			alias = name
+		}
+		alias = alias[strings.LastIndex(alias, "/")+1:]
+		c, err := d.containers.Get(name)
+		if err != nil {
+			return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("could not get container for %s", name))
+		}
+		ls := c.Snapshot()
+		if !ls.State.Running() {
+			return nil, cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot link to a non running container: %s AS /%s/%s", ls.Name, strings.TrimPrefix(s.Name, "/"), alias))
+		}
+		l := link{name: strings.TrimPrefix(ls.Name, "/"), alias: alias, id: ls.ID, env: ls.Config.Env}
+		if ls.Network != nil {
+			for _, ep := range ls.Network.Endpoints {
+				if ep.NetworkName == network.DefaultBridgeName && ep.IPv4.IsValid() {
+					l.ip = ep.IPv4.Addr()
+				}
+			}
+		}
+		if !l.ip.IsValid() {
+			return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("cannot link to %s: legacy links work on the default bridge network only", l.name))
+		}
+		for p := range ls.Config.ExposedPorts {
+			l.ports = append(l.ports, p)
+		}
+		slices.SortFunc(l.ports, func(a, b networktypes.Port) int { return int(a.Num()) - int(b.Num()) })
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// linkEnv is the environment Docker's legacy links give the container named
+// recipient: ALIAS_PORT_80_TCP=tcp://IP:80 and its parts, ALIAS_PORT (the lowest
+// port), ALIAS_NAME=/recipient/alias and ALIAS_ENV_<VAR>.
+func linkEnv(recipient string, links []link) []string {
+	var env []string
+	for _, l := range links {
+		prefix := strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(l.alias))
+		for i, p := range l.ports {
+			proto := strings.ToLower(string(p.Proto()))
+			url := fmt.Sprintf("%s://%s:%d", proto, l.ip, p.Num())
+			if i == 0 {
+				env = append(env, prefix+"_PORT="+url)
+			}
+			k := fmt.Sprintf("%s_PORT_%d_%s", prefix, p.Num(), strings.ToUpper(proto))
+			env = append(env, k+"="+url, k+"_ADDR="+l.ip.String(), fmt.Sprintf("%s_PORT=%d", k, p.Num()), k+"_PROTO="+proto)
+		}
+		env = append(env, prefix+"_NAME=/"+recipient+"/"+l.alias)
+		for _, e := range l.env {
+			k, v, _ := strings.Cut(e, "=")
+			switch k {
+			case "HOME", "HOSTNAME", "PATH":
+				continue
+			}
+			env = append(env, prefix+"_ENV_"+k+"="+v)
+		}
+	}
+	return env
 }
 
 // networkRoot is where the network controller keeps its state.

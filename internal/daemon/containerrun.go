@@ -248,9 +248,19 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container, restart bool) (err
 	if err != nil {
 		return err
 	}
+	links, err := d.resolveLinks(s)
+	if err != nil {
+		return err
+	}
+	cfg := s.Config
+	if len(links) > 0 {
+		c := *s.Config
+		c.Env = append(linkEnv(strings.TrimPrefix(s.Name, "/"), links), s.Config.Env...) // the container's own win
+		cfg = &c
+	}
 	spec, err := oci.Spec(oci.Input{
 		ID:         s.ID,
-		Config:     s.Config,
+		Config:     cfg,
 		HostConfig: s.HostConfig,
 		Rootfs:     rootfs,
 		Mounts:     userMounts,
@@ -289,7 +299,7 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container, restart bool) (err
 	}
 	// Its network namespace exists now, its program has not started: give it its
 	// networks before anything runs in there.
-	sb, err := d.joinNetworks(s, client.Pid())
+	sb, err := d.joinNetworks(s, client.Pid(), links)
 	if err != nil {
 		d.discardCreated(s.ID, client)
 		return err

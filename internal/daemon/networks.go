@@ -246,7 +246,8 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req networktype
 		if sb, err = d.net.Connect(s.ID, endpointRequest(n.ID, es)); err != nil {
 			return err
 		}
-		if err := d.writeNetworkFiles(s, sb); err != nil {
+		links, _ := d.resolveLinks(s)
+		if err := d.writeNetworkFiles(s, sb, links); err != nil {
 			d.log.Warn("container files after connect", "id", s.ID, "err", err)
 		}
 	}
@@ -292,7 +293,8 @@ func (d *Daemon) NetworkDisconnect(ctx context.Context, ref string, req networkt
 			return err
 		}
 		if sb != nil {
-			if err := d.writeNetworkFiles(s, sb); err != nil {
+			links, _ := d.resolveLinks(s)
+			if err := d.writeNetworkFiles(s, sb, links); err != nil {
 				d.log.Warn("container files after disconnect", "id", s.ID, "err", err)
 			}
 		}

@@ -312,3 +312,24 @@ func TestContainerNetworkOptions(t *testing.T) {
 	}
 	d.mustDocker("network", "rm", "fixed")
 }
+
+func TestLegacyLinks(t *testing.T) {
+	d := withImage(t)
+	d.mustDocker("run", "-d", "--name", "web", "--expose", "80", "-e", "SECRET=s3", "bbox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	ip := strings.TrimSpace(d.mustDocker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "web"))
+	out := d.mustDocker("run", "--rm", "--name", "client", "--link", "web:db", "bbox", "sh", "-c", "env | grep ^DB_ | sort; grep db /etc/hosts; wget -q -O - http://db/hostname")
+	for _, want := range []string{
+		"DB_ENV_SECRET=s3\n", "DB_NAME=/client/db\n", "DB_PORT=tcp://" + ip + ":80\n",
+		"DB_PORT_80_TCP_ADDR=" + ip + "\n", "DB_PORT_80_TCP_PORT=80\n", "DB_PORT_80_TCP_PROTO=tcp\n",
+		ip + "\tdb ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--link web:db: %q lacks %q", out, want)
+		}
+	}
+	d.mustDocker("stop", "-t", "0", "web")
+	if _, stderr, code := d.docker("run", "--rm", "--link", "web:db", "bbox", "true"); code == 0 || !strings.Contains(stderr, "cannot link to a non running container") {
+		t.Errorf("a link to a stopped container: exit %d, %q", code, stderr)
+	}
+	d.mustDocker("rm", "web")
+}
