@@ -333,3 +333,21 @@ func TestLegacyLinks(t *testing.T) {
 	}
 	d.mustDocker("rm", "web")
 }
+
+func TestICCOff(t *testing.T) {
+	requireE2E(t)
+	d := newDaemon(t)
+	d.start("--icc=false")
+	d.mustDocker("import", "--change", `CMD ["sh"]`, rootfsTar(t), "bbox")
+	port := freePort(t)
+	d.mustDocker("run", "-d", "--name", "web", "-p", strconv.Itoa(port)+":80", "bbox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	ip := strings.TrimSpace(d.mustDocker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "web"))
+	if _, _, code := d.docker("run", "--rm", "bbox", "sh", "-c", boundedWget("http://"+ip+"/hostname")); !unreachable(t, code, "a neighbour with icc=false") {
+		t.Error("with --icc=false a container reached its neighbour on the default bridge")
+	}
+	// Published ports still answer, from the host.
+	if _, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/hostname", port)); err != nil {
+		t.Errorf("a published port with --icc=false: %v", err)
+	}
+	d.mustDocker("rm", "-f", "web")
+}
