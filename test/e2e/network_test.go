@@ -351,3 +351,20 @@ func TestICCOff(t *testing.T) {
 	}
 	d.mustDocker("rm", "-f", "web")
 }
+
+func TestDualStackUserNetwork(t *testing.T) {
+	d := withImage(t)
+	d.mustDocker("network", "create", "--ipv6", "--subnet", "fd00:77:1::/64", "dual")
+	d.mustDocker("run", "-d", "--name", "w6", "--network", "dual", "bbox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	addrs := strings.Fields(d.mustDocker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{.GlobalIPv6Address}}{{end}}", "w6"))
+	if len(addrs) != 2 || !strings.HasPrefix(addrs[1], "fd00:77:1::") {
+		t.Fatalf("addresses on a dual-stack network: %q", addrs)
+	}
+	id := strings.TrimSpace(d.mustDocker("inspect", "-f", "{{.Id}}", "w6"))[:12]
+	out, stderr, code := d.docker("run", "--rm", "--network", "dual", "bbox", "sh", "-c", "wget -q -O - http://["+addrs[1]+"]/hostname && nslookup w6 127.0.0.11")
+	if code != 0 || !strings.HasPrefix(out, id+"\n") || !strings.Contains(out, addrs[1]) {
+		t.Errorf("over IPv6 and by name: exit %d, %q %q", code, out, stderr)
+	}
+	d.mustDocker("rm", "-f", "w6")
+	d.mustDocker("network", "rm", "dual")
+}
