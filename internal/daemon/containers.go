@@ -19,9 +19,9 @@ import (
 
 	ctr "github.com/berth-engine/berth/internal/container"
 	"github.com/berth-engine/berth/internal/logs"
+	"github.com/berth-engine/berth/internal/network"
 	"github.com/berth-engine/berth/internal/oci"
 	"github.com/berth-engine/berth/internal/runtime"
-	"github.com/berth-engine/berth/internal/network"
 	"github.com/berth-engine/berth/internal/runtime/cgroup"
 	"github.com/berth-engine/berth/internal/runtime/shim"
 	"github.com/berth-engine/berth/internal/volume"

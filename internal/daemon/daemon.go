@@ -211,6 +211,13 @@ func (d *Daemon) openNetwork() error {
 		}
 		nc.DefaultBridgeCIDR = p
 	}
+	if cfg.IPv6 {
+		p, err := netip.ParsePrefix(cfg.FixedCIDRv6)
+		if err != nil {
+			return fmt.Errorf("fixed-cidr-v6: %w", err)
+		}
+		nc.DefaultBridgeIPv6 = p
+	}
 	for _, p := range cfg.DefaultAddressPools {
 		base, err := netip.ParsePrefix(p.Base)
 		if err != nil {

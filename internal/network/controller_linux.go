@@ -34,6 +34,9 @@ type Config struct {
 	// zero: the first free subnet of DefaultAddressPools.
 	DefaultBridge     string
 	DefaultBridgeCIDR netip.Prefix
+	// DefaultBridgeIPv6 is the default bridge's IPv6 subnet (Docker's --ipv6 with
+	// --fixed-cidr-v6); zero: IPv4 only.
+	DefaultBridgeIPv6 netip.Prefix
 	// DefaultAddressPools are where subnets of new networks come from (Docker's
 	// default-address-pools); nil: Docker's defaults.
 	DefaultAddressPools []ipam.AddressPool
@@ -203,8 +206,11 @@ func (c *Controller) ensurePredefined() error {
 	}
 	// The daemon's options win over what was recorded for the default bridge.
 	for _, n := range c.networks {
-		if n.Default && (n.Bridge != c.cfg.DefaultBridge || n.ICC != c.cfg.ICC || c.cfg.DefaultBridgeCIDR.IsValid() && n.IPv4.Prefix != c.cfg.DefaultBridgeCIDR.Masked()) {
-			c.ipam.RemovePool(n.ID + "/4")
+		v6 := c.cfg.DefaultBridgeIPv6
+		v6changed := v6.IsValid() != (n.IPv6 != nil) || n.IPv6 != nil && n.IPv6.Prefix != v6.Masked()
+		if n.Default && (n.Bridge != c.cfg.DefaultBridge || n.ICC != c.cfg.ICC || v6changed || c.cfg.DefaultBridgeCIDR.IsValid() && n.IPv4.Prefix != c.cfg.DefaultBridgeCIDR.Masked()) {
+			c.ipam.RemovePool(poolKey(n.ID, true))
+			c.ipam.RemovePool(poolKey(n.ID, false))
 			n.Bridge, n.ICC = c.cfg.DefaultBridge, c.cfg.ICC
 			n.Options[optBridgeName], n.Options[optICC] = n.Bridge, strconv.FormatBool(n.ICC)
 			if err := c.planDefaultBridge(n); err != nil {
@@ -233,6 +239,10 @@ func (c *Controller) ensurePredefined() error {
 // planDefaultBridge gives the default bridge its subnet: --bip, else the first free
 // one of the pools.
 func (c *Controller) planDefaultBridge(n *Network) error {
+	n.IPv6, n.EnableIPv6 = nil, false
+	if v6 := c.cfg.DefaultBridgeIPv6; v6.IsValid() {
+		n.IPv6, n.EnableIPv6 = &Subnet{Prefix: v6.Masked(), Gateway: v6.Masked().Addr().Next()}, true
+	}
 	if cidr := c.cfg.DefaultBridgeCIDR; cidr.IsValid() {
 		n.IPv4 = &Subnet{Prefix: cidr.Masked(), Gateway: cidr.Addr()}
 		return nil

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"io"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os/exec"
@@ -367,4 +368,24 @@ func TestDualStackUserNetwork(t *testing.T) {
 	}
 	d.mustDocker("rm", "-f", "w6")
 	d.mustDocker("network", "rm", "dual")
+}
+
+func TestDefaultBridgeIPv6(t *testing.T) {
+	requireE2E(t)
+	d := newDaemon(t)
+	d.start("--ipv6", "--fixed-cidr-v6", fmt.Sprintf("fd00:%x:%x::/64", mathrand.IntN(0xffff), mathrand.IntN(0xffff)))
+	d.mustDocker("import", "--change", `CMD ["sh"]`, rootfsTar(t), "bbox")
+	d.mustDocker("run", "-d", "--name", "w6", "bbox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	a := strings.TrimSpace(d.mustDocker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.GlobalIPv6Address}}{{end}}", "w6"))
+	if !strings.HasPrefix(a, "fd00:") {
+		t.Fatalf("IPv6 address on the default bridge: %q", a)
+	}
+	id := strings.TrimSpace(d.mustDocker("inspect", "-f", "{{.Id}}", "w6"))[:12]
+	if out, stderr, code := d.docker("run", "--rm", "bbox", "wget", "-q", "-O", "-", "http://["+a+"]/hostname"); code != 0 || out != id+"\n" {
+		t.Errorf("a neighbour over IPv6: exit %d, %q %q", code, out, stderr)
+	}
+	if out := d.mustDocker("network", "inspect", "-f", "{{.EnableIPv6}}", "bridge"); out != "true\n" {
+		t.Errorf("network inspect bridge EnableIPv6 = %q", out)
+	}
+	d.mustDocker("rm", "-f", "w6")
 }

@@ -28,6 +28,7 @@
 //	icc                        --icc
 //	mtu                        --mtu
 //	firewall-table             --firewall-table      (berth's nftables table: berth)
+//	ipv6, fixed-cidr-v6        --ipv6, --fixed-cidr-v6 (IPv6 on the default bridge)
 //	group                      -G, --group
 //	labels                     --label               (repeatable)
 //	shutdown-timeout           --shutdown-timeout
@@ -119,6 +120,9 @@ type Config struct {
 	// DefaultAddressPools are where networks' subnets come from (Docker's defaults
 	// when empty).
 	DefaultAddressPools []AddressPool `json:"default-address-pools,omitempty"`
+	// IPv6 gives the default bridge the IPv6 subnet FixedCIDRv6 as well.
+	IPv6        bool   `json:"ipv6,omitempty"`
+	FixedCIDRv6 string `json:"fixed-cidr-v6,omitempty"`
 	// FirewallTable is berth's nftables table (berth's own setting: tests and a
 	// second daemon use their own).
 	FirewallTable string `json:"firewall-table,omitempty"`
@@ -267,6 +271,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Bridge == "" || len(c.Bridge) > 15 || strings.ContainsAny(c.Bridge, "/ \t") {
 		return fmt.Errorf("invalid bridge name %q: want an interface name of 1 to 15 characters", c.Bridge)
+	}
+	if c.IPv6 {
+		p, err := netip.ParsePrefix(c.FixedCIDRv6)
+		switch {
+		case c.FixedCIDRv6 == "":
+			return fmt.Errorf("fixed-cidr-v6 must be set when ipv6 is enabled on the default bridge")
+		case err != nil || !p.Addr().Is6() || p.Addr().Is4In6():
+			return fmt.Errorf("invalid fixed-cidr-v6 %q: want an IPv6 prefix such as fd00:1::/64", c.FixedCIDRv6)
+		}
 	}
 	if c.FirewallTable == "" {
 		return fmt.Errorf("firewall-table must not be empty")
