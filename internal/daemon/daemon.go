@@ -202,7 +202,9 @@ func (d *Daemon) openNetwork() error {
 		FirewallTable: cfg.FirewallTable,
 		ICC:           cfg.ICC,
 		MTU:           cfg.MTU,
-		Log:           d.log,
+
+		RespectHostFirewall: cfg.RespectHostFirewall,
+		Log:                 d.log,
 	}
 	if cfg.BIP != "" {
 		p, err := netip.ParsePrefix(cfg.BIP)

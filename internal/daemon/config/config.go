@@ -29,6 +29,7 @@
 //	mtu                        --mtu
 //	firewall-table             --firewall-table      (berth's nftables table: berth)
 //	ipv6, fixed-cidr-v6        --ipv6, --fixed-cidr-v6 (IPv6 on the default bridge)
+//	respect-host-firewall      --respect-host-firewall (berth's: see below)
 //	group                      -G, --group
 //	labels                     --label               (repeatable)
 //	shutdown-timeout           --shutdown-timeout
@@ -123,6 +124,11 @@ type Config struct {
 	// IPv6 gives the default bridge the IPv6 subnet FixedCIDRv6 as well.
 	IPv6        bool   `json:"ipv6,omitempty"`
 	FixedCIDRv6 string `json:"fixed-cidr-v6,omitempty"`
+	// RespectHostFirewall stops berth's forward chain from accepting published-port
+	// traffic ahead of its own drops (network isolation, icc=false), so that such
+	// traffic is judged like any other forwarded packet (Docker's long-standing
+	// firewall bypass, moby#22054; see internal/network/firewall).
+	RespectHostFirewall bool `json:"respect-host-firewall,omitempty"`
 	// FirewallTable is berth's nftables table (berth's own setting: tests and a
 	// second daemon use their own).
 	FirewallTable string `json:"firewall-table,omitempty"`

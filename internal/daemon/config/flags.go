@@ -70,6 +70,7 @@ func AddFlags(set *pflag.FlagSet) *Flags {
 	set.IntVar(&v.MTU, "mtu", v.MTU, "MTU of the default bridge")
 	set.Var(&poolsValue{&v.DefaultAddressPools}, "default-address-pool", "Default address pools for networks (base=CIDR,size=N; repeatable)")
 	set.StringVar(&v.FirewallTable, "firewall-table", v.FirewallTable, "berth's nftables table")
+	set.BoolVar(&v.RespectHostFirewall, "respect-host-firewall", v.RespectHostFirewall, "Judge published-port traffic by the same forward rules as any other")
 	set.BoolVar(&v.IPv6, "ipv6", v.IPv6, "Enable IPv6 on the default bridge (needs --fixed-cidr-v6)")
 	set.StringVar(&v.FixedCIDRv6, "fixed-cidr-v6", v.FixedCIDRv6, "IPv6 subnet of the default bridge")
 	set.StringVarP(&v.Group, "group", "G", v.Group, `Group for the unix sockets (default "`+DefaultSocketGroup+`" if it exists, else root)`)
