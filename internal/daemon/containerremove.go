@@ -140,9 +140,9 @@ func (d *Daemon) layerSize(ctx context.Context, c *ctr.Container) int64 {
 	return 0
 }
 
-// pruneFilter is prune's --filter: until (a time or a duration ago), label and
-// label! (key or key=value).
-func pruneFilter(f map[string][]string) (func(*ctr.Container) bool, error) {
+// pruneUntil checks prune's filters (until, label, label!) and returns until's point
+// in time (zero when not given).
+func pruneUntil(f map[string][]string) (time.Time, error) {
 	var until time.Time
 	for k, vs := range f {
 		switch k {
@@ -151,13 +151,23 @@ func pruneFilter(f map[string][]string) (func(*ctr.Container) bool, error) {
 			for _, v := range vs {
 				t, err := timestamp.Parse(v, time.Now())
 				if err != nil {
-					return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("failed to parse value %q of filter 'until': %v", v, err))
+					return time.Time{}, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("failed to parse value %q of filter 'until': %v", v, err))
 				}
 				until = t
 			}
 		default:
-			return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter '%s'", k))
+			return time.Time{}, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter '%s'", k))
 		}
+	}
+	return until, nil
+}
+
+// pruneFilter is prune's --filter: until (a time or a duration ago), label and
+// label! (key or key=value).
+func pruneFilter(f map[string][]string) (func(*ctr.Container) bool, error) {
+	until, err := pruneUntil(f)
+	if err != nil {
+		return nil, err
 	}
 	return func(c *ctr.Container) bool {
 		if !until.IsZero() && !c.Created.Before(until) {

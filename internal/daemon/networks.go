@@ -5,15 +5,14 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	eventtypes "github.com/moby/moby/api/types/events"
 	networktypes "github.com/moby/moby/api/types/network"
 
+	ctr "github.com/berth-engine/berth/internal/container"
 	"github.com/berth-engine/berth/internal/network"
-	"github.com/berth-engine/berth/internal/timestamp"
 )
 
 // errNoNetworking answers network requests when berthd runs with --bridge none.
@@ -205,23 +204,33 @@ func (d *Daemon) NetworkRemove(ctx context.Context, ref string) error {
 	return nil
 }
 
-// NetworkConnect answers POST /networks/{id}/connect: a running container joins at
-// once, a stopped one at its next start.
-func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req networktypes.ConnectRequest) error {
+// lockForNetwork finds the network and the container of a connect or disconnect and
+// takes the container's operation lock; unlock releases it.
+func (d *Daemon) lockForNetwork(ref, container string) (_ *network.Network, _ *ctr.Container, unlock func(), _ error) {
 	if d.net == nil {
-		return errNoNetworking
+		return nil, nil, nil, errNoNetworking
 	}
 	n, err := d.net.Get(ref)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	c, err := d.containers.Get(req.Container)
+	c, err := d.containers.Get(container)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	op := d.run.opLock(c.ID)
 	op.Lock()
-	defer op.Unlock()
+	return n, c, op.Unlock, nil
+}
+
+// NetworkConnect answers POST /networks/{id}/connect: a running container joins at
+// once, a stopped one at its next start.
+func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req networktypes.ConnectRequest) error {
+	n, c, unlock, err := d.lockForNetwork(ref, req.Container)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	s := c.Snapshot()
 	if !hasOwnNetwork(s) {
 		return cerrdefs.ErrPermissionDenied.WithMessage(fmt.Sprintf("container sharing network namespace with another container or host cannot be connected to any other network"))
@@ -267,20 +276,11 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req networktype
 
 // NetworkDisconnect answers POST /networks/{id}/disconnect.
 func (d *Daemon) NetworkDisconnect(ctx context.Context, ref string, req networktypes.DisconnectRequest) error {
-	if d.net == nil {
-		return errNoNetworking
-	}
-	n, err := d.net.Get(ref)
+	n, c, unlock, err := d.lockForNetwork(ref, req.Container)
 	if err != nil {
 		return err
 	}
-	c, err := d.containers.Get(req.Container)
-	if err != nil {
-		return err
-	}
-	op := d.run.opLock(c.ID)
-	op.Lock()
-	defer op.Unlock()
+	defer unlock()
 	s := c.Snapshot()
 	_, configured := s.NetworkConfig[n.Name]
 	primary := primaryNetwork(s.HostConfig.NetworkMode) == n.Name || primaryNetwork(s.HostConfig.NetworkMode) == n.ID
@@ -334,21 +334,9 @@ func (d *Daemon) NetworkDisconnect(ctx context.Context, ref string, req networkt
 // NetworksPrune removes the user-defined networks no container uses or names,
 // among those the filters (until, label, label!) select.
 func (d *Daemon) NetworksPrune(ctx context.Context, filters map[string][]string) (*networktypes.PruneReport, error) {
-	var until time.Time
-	for k, vs := range filters {
-		switch k {
-		case "label", "label!":
-		case "until":
-			for _, v := range vs {
-				t, err := timestamp.Parse(v, time.Now())
-				if err != nil {
-					return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("failed to parse value %q of filter 'until': %v", v, err))
-				}
-				until = t
-			}
-		default:
-			return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter '%s'", k))
-		}
+	until, err := pruneUntil(filters)
+	if err != nil {
+		return nil, err
 	}
 	rep := &networktypes.PruneReport{NetworksDeleted: []string{}}
 	if d.net == nil {
