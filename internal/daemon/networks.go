@@ -184,7 +184,7 @@ func (d *Daemon) NetworkCreate(ctx context.Context, req networktypes.CreateReque
 	if err != nil {
 		return networktypes.CreateResponse{}, err
 	}
-	d.events.Publish(eventtypes.NetworkEventType, eventtypes.ActionCreate, eventtypes.Actor{ID: n.ID, Attributes: map[string]string{"name": n.Name, "type": n.Driver}})
+	d.networkEvent(eventtypes.ActionCreate, n, "")
 	return networktypes.CreateResponse{ID: n.ID}, nil
 }
 
@@ -200,7 +200,7 @@ func (d *Daemon) NetworkRemove(ctx context.Context, ref string) error {
 	if err := d.net.Remove(n.ID); err != nil {
 		return err
 	}
-	d.events.Publish(eventtypes.NetworkEventType, eventtypes.ActionDestroy, eventtypes.Actor{ID: n.ID, Attributes: map[string]string{"name": n.Name, "type": n.Driver}})
+	d.networkEvent(eventtypes.ActionDestroy, n, "")
 	return nil
 }
 
@@ -265,13 +265,7 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req networktype
 	if sb != nil {
 		c.Network = sb
 	}
-	err = d.containers.Save(c)
-	c.Unlock()
-	if err != nil {
-		return err
-	}
-	d.events.Publish(eventtypes.NetworkEventType, eventtypes.ActionConnect, eventtypes.Actor{ID: n.ID, Attributes: map[string]string{"container": s.ID, "name": n.Name, "type": n.Driver}})
-	return nil
+	return d.saveNetworkChange(c, eventtypes.ActionConnect, n)
 }
 
 // NetworkDisconnect answers POST /networks/{id}/disconnect.
@@ -322,13 +316,29 @@ func (d *Daemon) NetworkDisconnect(ctx context.Context, ref string, req networkt
 	if sb != nil {
 		c.Network = sb
 	}
-	err = d.containers.Save(c)
+	return d.saveNetworkChange(c, eventtypes.ActionDisconnect, n)
+}
+
+// saveNetworkChange saves c, whose lock the caller holds and which this releases,
+// and publishes the connect or disconnect.
+func (d *Daemon) saveNetworkChange(c *ctr.Container, action eventtypes.Action, n *network.Network) error {
+	err := d.containers.Save(c)
 	c.Unlock()
 	if err != nil {
 		return err
 	}
-	d.events.Publish(eventtypes.NetworkEventType, eventtypes.ActionDisconnect, eventtypes.Actor{ID: n.ID, Attributes: map[string]string{"container": s.ID, "name": n.Name, "type": n.Driver}})
+	d.networkEvent(action, n, c.ID)
 	return nil
+}
+
+// networkEvent publishes a network event as Docker's: the network's ID, name and
+// type, and the container concerned if any.
+func (d *Daemon) networkEvent(action eventtypes.Action, n *network.Network, container string) {
+	attrs := map[string]string{"name": n.Name, "type": n.Driver}
+	if container != "" {
+		attrs["container"] = container
+	}
+	d.events.Publish(eventtypes.NetworkEventType, action, eventtypes.Actor{ID: n.ID, Attributes: attrs})
 }
 
 // NetworksPrune removes the user-defined networks no container uses or names,
