@@ -82,8 +82,8 @@ if [ -z "${DOCKER:-}" ]; then
   [ -x "$DOCKER" ] || DOCKER=$(command -v docker || echo /usr/local/bin/docker)
 fi
 
-die() { echo "container-ops.sh: $*" >&2; exit 2; }
-say() { echo "== $*"; }
+BENCH_NAME=container-ops.sh
+. "$SCRIPT_DIR/lib.sh"
 
 [ "$(id -u)" = 0 ] || die "needs root: the engines make namespaces, mounts and cgroups"
 for v in N BURST PAR BURST_REPS K LOG_MB LOG_REPS OP_TIMEOUT; do
@@ -119,24 +119,6 @@ export DOCKER_CONFIG=$RUN/docker-config   # podman reads its auth from there too
 # Processes and clean-up.
 
 declare -A PID SOCK
-# spawn CMD...: CMD in the background in a session of its own (a Ctrl-C at the terminal does not
-# reach it; the clean-up stops it) with no descriptor but stdio; $! is its PID.
-spawn() {
-  (
-    for fd in $(ls /proc/$BASHPID/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done
-    exec setsid "$@"
-  ) &
-}
-stop_pid() { # stop_pid PID: SIGTERM, wait up to 30 s, then SIGKILL
-  local p=$1 i
-  kill -0 "$p" 2>/dev/null || return 0
-  kill -TERM "$p" 2>/dev/null
-  for i in $(seq 300); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$p" 2>/dev/null && { echo "!! pid $p ignored SIGTERM for 30 s: SIGKILL"; kill -KILL "$p" 2>/dev/null; }
-  wait "$p" 2>/dev/null
-  return 0
-}
-mounts_under() { awk -v r="$1" '$5 == r || index($5, r "/") == 1 {print $5}' /proc/self/mountinfo | sort -r; }
 # procs_under DIR: processes whose command line names DIR, or whose root or working directory is
 # under it (the engines, their shims and monitors, and the containers' own processes)
 procs_under() {
@@ -204,15 +186,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_ping() { # wait_ping ENGINE SECONDS
-  local i
-  for i in $(seq $(($2 * 10))); do
-    curl -sf --unix-socket "${SOCK[$1]}" http://x/_ping >/dev/null 2>&1 && return 0
-    kill -0 "${PID[$1]}" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
 
 # ---------------------------------------------------------------------------------------------
 # The engines and the clients. C_<client> is the command line of one client against one engine:
@@ -305,7 +278,6 @@ timed() {
   if [ $rc != 0 ]; then fail "$item" "$c" $rc "$RUN/err" "${a[*]} $*"; return $rc; fi
   [ "${RECORD:-1}" = 0 ] || T[$item/$c]+="$(((t1 - t0 + 500) / 1000)) "
 }
-median() { printf '%s\n' $1 | sort -n | awk '{a[NR]=$1} END {if (NR) print (NR % 2) ? a[(NR+1)/2] : int((a[NR/2] + a[NR/2+1]) / 2)}'; }
 med() { [ -z "${FAILED[$1]:-}" ] && [ -n "${T[$1]:-}" ] && median "${T[$1]}"; }
 # rotated I LIST...: LIST rotated left by I (the order of round I)
 rotated() { local i=$1; shift; local a=("$@") n=$#; for ((j = 0; j < n; j++)); do echo "${a[(i + j) % n]}"; done; }

@@ -59,8 +59,8 @@ if [ -z "${DOCKER:-}" ]; then
   [ -x "$DOCKER" ] || DOCKER=$(command -v docker || echo /usr/local/bin/docker)
 fi
 
-die() { echo "image-transfer.sh: $*" >&2; exit 2; }
-say() { echo "== $*"; }
+BENCH_NAME=image-transfer.sh
+. "$SCRIPT_DIR/lib.sh"
 
 [ "$(id -u)" = 0 ] || die "needs root: berthd and dockerd mount layers"
 for v in N REAL_MB RAND_MB OP_TIMEOUT; do
@@ -218,16 +218,6 @@ done
 RUN=$(mktemp -d /var/tmp/berth-xfer.XXXXXX) || die "mktemp"
 declare -A PID SOCK
 REG_PID=""
-stop_pid() { # stop_pid PID: SIGTERM, wait up to 30 s, then SIGKILL
-  local p=$1 i
-  kill -0 "$p" 2>/dev/null || return 0
-  kill -TERM "$p" 2>/dev/null
-  for i in $(seq 300); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$p" 2>/dev/null && { echo "!! pid $p ignored SIGTERM for 30 s: SIGKILL"; kill -KILL "$p" 2>/dev/null; }
-  wait "$p" 2>/dev/null
-  return 0
-}
-mounts_under() { awk -v r="$1" '$5 == r || index($5, r "/") == 1 {print $5}' /proc/self/mountinfo | sort -r; }
 cleanup() {
   local e m left
   trap - EXIT INT TERM
@@ -287,15 +277,6 @@ layer_types() {
     jq -r '[.layers[].mediaType] | unique | join(", ")' 2>/dev/null || echo "?"
 }
 
-wait_ping() { # wait_ping ENGINE SECONDS
-  local i
-  for i in $(seq $(($2 * 10))); do
-    curl -sf --unix-socket "${SOCK[$1]}" http://x/_ping >/dev/null 2>&1 && return 0
-    kill -0 "${PID[$1]}" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
 start_berthd() {
   local d=$RUN/berthd
   mkdir -p "$d" && echo '{}' >"$d/daemon.json"
@@ -369,7 +350,6 @@ run() {
   fi
   T[$e/$op/$img]+="$(( (t1 - t0) / 1000000 )) "
 }
-median() { printf '%s\n' $1 | sort -n | awk '{a[NR]=$1} END {if (NR) print (NR % 2) ? a[(NR+1)/2] : int((a[NR/2] + a[NR/2+1]) / 2)}'; }
 med() { [ -z "${FAILED[$1]:-}" ] && [ -n "${T[$1]:-}" ] && median "${T[$1]}"; }
 report() { # report OP IMAGE
   local e m

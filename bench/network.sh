@@ -7,7 +7,7 @@
 #              berth CLI on berthd and the docker CLI on dockerd
 #   2 publish  `run -d -p PORT:80 bbox httpd` until the first HTTP 200 from the host (curl in a
 #              loop, 10 ms apart), then rm -f (untimed)
-#   3 tcp      TCP throughput from a container to the host over the default bridge (a Go sender,
+#   3 tcp      TCP throughput from a container to the host over the default bridge (5 runs each; a Go sender,
 #              test/testinit tcp-send, to tcp-sink on the bridge's address), against the same
 #              pair over a bare veth pair into a network namespace made here
 #   4 range    `run -d -p 30000-30999:30000-30999 bbox sleep 300`: extra processes, extra engine
@@ -42,8 +42,8 @@ DOCKER=${DOCKER:-/usr/local/bin/docker}
 DOCKERD=${DOCKERD:-/usr/sbin/dockerd}
 PEERS_ROOTFS=${PEERS_ROOTFS:-/var/tmp/peers/bundle/rootfs}
 
-die() { echo "network.sh: $*" >&2; exit 2; }
-say() { echo "== $*"; }
+BENCH_NAME=network.sh
+. "$SCRIPT_DIR/lib.sh"
 [ "$(id -u)" = 0 ] || die "needs root: the engines make bridges, namespaces and rules"
 for t in curl ip nft go; do command -v $t >/dev/null || die "needs $t"; done
 [ -x "$BERTHD" ] || make -C "$REPO" build >/dev/null || die "make build failed"
@@ -56,14 +56,6 @@ TAG=$$
 BR_BERTH=bnb$TAG DOCKER_BR=bnd$TAG TABLE=berth-bench-$TAG NS=bnbench$TAG
 VETH_H=bnvh$TAG VETH_C=bnvc$TAG
 declare -A PID SOCK
-spawn() { ( for fd in $(ls /proc/$BASHPID/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done; exec setsid "$@" ) & }
-stop_pid() {
-  local p=$1 i
-  kill -TERM "$p" 2>/dev/null || return 0
-  for i in $(seq 300); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$p" 2>/dev/null
-  wait "$p" 2>/dev/null
-}
 cleanup() {
   trap - EXIT INT TERM
   say "clean-up"
@@ -84,16 +76,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-wait_ping() {
-  local i
-  for i in $(seq 600); do
-    curl -sf --unix-socket "${SOCK[$1]}" http://x/_ping >/dev/null 2>&1 && return 0
-    kill -0 "${PID[$1]}" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {if (NR) print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 ms() { echo $(( (${EPOCHREALTIME/./} - $1) / 1000 )); }
 
 say "run directory $RUN; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); berth at $(git -C "$REPO" rev-parse --short HEAD)"
@@ -105,7 +87,7 @@ spawn "$RUN/bin/berthd" --data-root "$RUN/berthd/root" --exec-root "$RUN/berthd/
   --pidfile "$RUN/berthd/pid" --config-file /dev/null --bridge "$BR_BERTH" --bip 10.241.$((TAG % 250)).1/24 \
   --firewall-table "$TABLE" >"$RUN/berthd/log" 2>&1 </dev/null
 PID[berth]=$!
-wait_ping berth || { tail "$RUN/berthd/log"; die "berthd did not start"; }
+wait_ping berth 60 || { tail "$RUN/berthd/log"; die "berthd did not start"; }
 ip link add "$DOCKER_BR" type bridge && ip addr add 10.242.$((TAG % 250)).1/24 dev "$DOCKER_BR" && ip link set "$DOCKER_BR" up ||
   die "bridge for dockerd"
 echo '{}' >"$RUN/dockerd/daemon.json"
@@ -113,7 +95,7 @@ spawn "$DOCKERD" --data-root "$RUN/dockerd/root" --exec-root "$RUN/dockerd/exec"
   --pidfile "$RUN/dockerd/pid" --config-file "$RUN/dockerd/daemon.json" -b "$DOCKER_BR" --iptables=false --ip-masq=false \
   >"$RUN/dockerd/log" 2>&1 </dev/null
 PID[dockerd]=$!
-wait_ping dockerd || { tail "$RUN/dockerd/log"; die "dockerd did not start"; }
+wait_ping dockerd 60 || { tail "$RUN/dockerd/log"; die "dockerd did not start"; }
 BB=("$RUN/bin/berth" -H "unix://${SOCK[berth]}")
 DD=("$DOCKER" -H "unix://${SOCK[dockerd]}")
 
@@ -164,9 +146,9 @@ done
 printf '   berth CLI -> berthd    median %s ms   (goal <= 150 ms)\n   docker CLI -> dockerd  median %s ms\n' "$(median ${T[pub:bb]})" "$(median ${T[pub:dd]})"
 
 # 3 ----------------------------------------------------------------------------------------------
-say "3 TCP throughput, $TCP_BYTES bytes per run, 3 runs (MB/s)"
+say "3 TCP throughput, $TCP_BYTES bytes per run, 5 runs (MB/s)"
 gw=$("${BB[@]}" network inspect -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' bridge)
-for i in 1 2 3; do
+for i in 1 2 3 4 5; do
   "$RUN/bin/testinit" tcp-sink "$gw:19$((TAG % 100 + 100))" >"$RUN/sink" 2>/dev/null &
   sink=$!
   sleep 0.2
@@ -178,7 +160,7 @@ ip netns add "$NS" && ip link add "$VETH_H" type veth peer name "$VETH_C" && ip 
   ip addr add 10.243.$((TAG % 250)).1/24 dev "$VETH_H" && ip link set "$VETH_H" up &&
   ip -n "$NS" addr add 10.243.$((TAG % 250)).2/24 dev "$VETH_C" && ip -n "$NS" link set "$VETH_C" up && ip -n "$NS" link set lo up ||
   die "raw veth pair"
-for i in 1 2 3; do
+for i in 1 2 3 4 5; do
   "$RUN/bin/testinit" tcp-sink "10.243.$((TAG % 250)).1:19$((TAG % 100 + 100))" >"$RUN/sink" 2>/dev/null &
   sink=$!
   sleep 0.2
