@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 
 	"github.com/berth-engine/berth/internal/daemon"
 )
@@ -15,6 +16,13 @@ import (
 // NotFound "No such container: x", Conflict, InvalidArgument...; a start of a
 // running container or a stop of a stopped one returns ErrNotModified, which
 // the routes answer with 304.
+// PortsUpdater is a ContainerBackend that can change a container's published ports
+// (berth's extension of POST /containers/{name}/update: a PortBindings field; Docker
+// never could, moby#21282).
+type PortsUpdater interface {
+	ContainerUpdatePorts(ctx context.Context, name string, ports network.PortMap) error
+}
+
 type ContainerBackend interface {
 	ContainerCreate(ctx context.Context, opts daemon.ContainerCreateOptions) (container.CreateResponse, error)
 	Containers(ctx context.Context, opts daemon.ContainerListOptions) ([]container.Summary, error)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 
 	"github.com/berth-engine/berth/internal/daemon"
 )
@@ -208,10 +209,16 @@ func removeContainer(b ContainerBackend, w http.ResponseWriter, r *http.Request)
 // the client's API version does not know are cleared, and a pids limit of 0 or
 // below means unlimited (0), as in Docker.
 func updateContainer(b ContainerBackend, w http.ResponseWriter, r *http.Request) error {
-	var u container.UpdateConfig
-	if _, err := readJSON(r, &u); err != nil {
+	var body struct {
+		container.UpdateConfig
+		// PortBindings is berth's: the container's published ports, all of them, in
+		// HostConfig.PortBindings' shape; a running container's change at once.
+		PortBindings *network.PortMap `json:",omitempty"`
+	}
+	if _, err := readJSON(r, &body); err != nil {
 		return err
 	}
+	u := body.UpdateConfig
 	if versionBefore(r.Context(), "1.40") {
 		u.PidsLimit = nil
 	}
@@ -225,6 +232,15 @@ func updateContainer(b ContainerBackend, w http.ResponseWriter, r *http.Request)
 	resp, err := b.ContainerUpdate(r.Context(), r.PathValue("name"), u)
 	if err != nil {
 		return err
+	}
+	if body.PortBindings != nil {
+		pu, ok := b.(PortsUpdater)
+		if !ok {
+			return errdefs.ErrNotImplemented.WithMessage("this daemon cannot change published ports")
+		}
+		if err := pu.ContainerUpdatePorts(r.Context(), r.PathValue("name"), *body.PortBindings); err != nil {
+			return err
+		}
 	}
 	if resp.Warnings == nil {
 		resp.Warnings = []string{}

@@ -23,6 +23,9 @@ type updateOptions struct {
 	Memory, MemoryReservation       opts.MemBytes
 	MemorySwap                      opts.MemSwapBytes
 	CPUs                            opts.NanoCPUs
+	// PublishAdd and PublishRm change the published ports (berth's; see
+	// container_update_ports.go).
+	PublishAdd, PublishRm []string
 }
 
 func (c *CLI) newUpdateCommand() *cobra.Command {
@@ -53,6 +56,8 @@ func (c *CLI) newUpdateCommand() *cobra.Command {
 	flags.StringVar(&o.Restart, "restart", "", "Restart policy to apply when a container exits")
 	flags.Int64Var(&o.PidsLimit, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
 	flags.Var(&o.CPUs, "cpus", "Number of CPUs")
+	flags.StringArrayVar(&o.PublishAdd, "publish-add", nil, "Publish a port of the container (as run -p), also while it runs (berth)")
+	flags.StringArrayVar(&o.PublishRm, "publish-rm", nil, "Stop publishing a container port (80/tcp) or one binding (8080:80) (berth)")
 	return cmd
 }
 
@@ -79,8 +84,28 @@ func (c *CLI) runUpdate(cmd *cobra.Command, o updateOptions, names []string) err
 	if err != nil {
 		return err
 	}
+	portFlags := 0
+	for _, f := range []string{"publish-add", "publish-rm"} {
+		if cmd.Flags().Changed(f) {
+			portFlags++
+		}
+	}
+	portsOnly := cmd.Flags().NFlag() == portFlags
 	var warnings, errs []string
 	for _, name := range names {
+		if len(o.PublishAdd) > 0 || len(o.PublishRm) > 0 {
+			if err := updatePorts(cmd.Context(), cl, name, o.PublishAdd, o.PublishRm); err != nil {
+				if client.IsErrConnectionFailed(err) {
+					return err
+				}
+				errs = append(errs, err.Error())
+				continue
+			}
+			if portsOnly {
+				fmt.Fprintln(cmd.OutOrStdout(), name)
+				continue
+			}
+		}
 		r, err := cl.ContainerUpdate(cmd.Context(), name, client.ContainerUpdateOptions{Resources: &res, RestartPolicy: &restart})
 		if err != nil {
 			if client.IsErrConnectionFailed(err) {

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -13,6 +14,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
+	eventtypes "github.com/moby/moby/api/types/events"
 	networktypes "github.com/moby/moby/api/types/network"
 
 	ctr "github.com/berth-engine/berth/internal/container"
@@ -460,3 +462,44 @@ func linkEnv(recipient string, links []link) []string {
 
 // networkRoot is where the network controller keeps its state.
 func (d *Daemon) networkRoot() string { return filepath.Join(d.cfg.DataRoot, "network") }
+
+// ContainerUpdatePorts replaces a container's published ports (berth's extension of
+// update, moby#21282): recorded for its next starts, and for a running container
+// changed at once: the new ports are published, the old ones withdrawn; on failure it
+// keeps the ones it had.
+func (d *Daemon) ContainerUpdatePorts(ctx context.Context, name string, ports networktypes.PortMap) error {
+	c, err := d.containers.Get(name)
+	if err != nil {
+		return err
+	}
+	op := d.run.opLock(c.ID)
+	op.Lock()
+	defer op.Unlock()
+	s := c.Snapshot()
+	hc := *s.HostConfig
+	hc.PortBindings = ports
+	reqs, err := portRequests(&hc, s.Config)
+	if err != nil {
+		return err
+	}
+	var sb *network.Sandbox
+	if s.State.Running() && s.Network != nil && d.net != nil {
+		if sb, err = d.net.SetPorts(s.ID, reqs); err != nil {
+			return err
+		}
+	} else if s.State.Running() && len(ports) > 0 {
+		return cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("container %s has no network of its own to publish ports on", s.ID))
+	}
+	c.Lock()
+	c.HostConfig = &hc
+	if sb != nil {
+		c.Network = sb
+	}
+	err = d.containers.Save(c)
+	c.Unlock()
+	if err != nil {
+		return err
+	}
+	d.containerEvent(c.Snapshot(), eventtypes.ActionUpdate, nil)
+	return nil
+}

@@ -341,3 +341,47 @@ func (c *Controller) ResolvConf(sb *Sandbox) []byte {
 	}
 	return dns.DefaultBridgeResolvConf(host, sb.DNS.overrides(), false)
 }
+
+// SetPorts replaces the published ports of a running container with reqs: the new
+// ones are allocated first (the container's current ports do not count as taken), then
+// the firewall swaps them in. On failure the container keeps the ports it had.
+func (c *Controller) SetPorts(containerID string, reqs []PortRequest) (_ *Sandbox, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sb := c.sandbox[containerID]
+	if sb == nil {
+		return nil, errdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is not running", containerID))
+	}
+	old := sb.Bindings
+	c.ports.release(old)
+	defer func() {
+		if err != nil {
+			c.ports.mark(containerID, old)
+		}
+	}()
+	gw := sb.Endpoints[0]
+	bs, err := c.ports.allocate(containerID, reqs, gw.IPv4.Addr(), gw.IPv6.Addr())
+	if err != nil {
+		return nil, err
+	}
+	mappings := func(bs []Binding) []firewall.PortMapping {
+		var ms []firewall.PortMapping
+		for _, b := range bs {
+			ms = append(ms, b.mapping())
+		}
+		return ms
+	}
+	if err := c.fw.RemovePorts(mappings(old)...); err != nil {
+		c.ports.release(bs)
+		return nil, fmt.Errorf("unpublish ports: %w", err)
+	}
+	if err := c.fw.AddPorts(mappings(bs)...); err != nil {
+		c.ports.release(bs)
+		if rerr := c.fw.AddPorts(mappings(old)...); rerr != nil {
+			c.log.Warn("republish ports after a failed update", "container", containerID, "err", rerr)
+		}
+		return nil, fmt.Errorf("publish ports: %w", err)
+	}
+	sb.Bindings = bs
+	return sb.clone(), nil
+}

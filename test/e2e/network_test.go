@@ -389,3 +389,35 @@ func TestDefaultBridgeIPv6(t *testing.T) {
 	}
 	d.mustDocker("rm", "-f", "w6")
 }
+
+// berth's extension (moby#21282): the published ports of a running container change
+// with update, without a restart.
+func TestUpdatePublishedPortsOfARunningContainer(t *testing.T) {
+	d := withImage(t)
+	p1, p2 := freePort(t), freePort(t)
+	d.mustDocker("run", "-d", "--name", "web", "-p", strconv.Itoa(p1)+":80", "bbox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	started := d.mustDocker("inspect", "-f", "{{.State.StartedAt}}", "web")
+	d.mustBerth("update", "--publish-add", strconv.Itoa(p2)+":80", "--publish-rm", strconv.Itoa(p1)+":80", "web")
+	if _, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/hostname", p2)); err != nil {
+		t.Errorf("the added port: %v", err)
+	}
+	if conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p1), time.Second); err == nil {
+		conn.Close()
+		t.Errorf("the removed port %d still answers", p1)
+	}
+	if out := d.mustDocker("port", "web"); out != fmt.Sprintf("80/tcp -> 0.0.0.0:%d\n", p2) {
+		t.Errorf("docker port after the update = %q", out)
+	}
+	if again := d.mustDocker("inspect", "-f", "{{.State.StartedAt}}", "web"); again != started {
+		t.Errorf("the container restarted: %q, then %q", started, again)
+	}
+	// A port another container holds is refused, and the container keeps its ports.
+	d.mustDocker("run", "-d", "--name", "other", "-p", strconv.Itoa(p1)+":80", "bbox", "sleep", "60")
+	if _, stderr, code := d.berth("update", "--publish-add", strconv.Itoa(p1)+":81", "web"); code == 0 || !strings.Contains(stderr, "port is already allocated") {
+		t.Errorf("publishing a port in use: exit %d, %q", code, stderr)
+	}
+	if _, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/hostname", p2)); err != nil {
+		t.Errorf("after a refused update the container lost its port: %v", err)
+	}
+	d.mustDocker("rm", "-f", "web", "other")
+}
