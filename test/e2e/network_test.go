@@ -421,3 +421,45 @@ func TestUpdatePublishedPortsOfARunningContainer(t *testing.T) {
 	}
 	d.mustDocker("rm", "-f", "web", "other")
 }
+
+// A published port answers another machine: a network namespace made here, linked to
+// the host by a veth pair of its own, plays it.
+func TestPublishedPortFromAnotherHost(t *testing.T) {
+	d := withImage(t)
+	tag := strconv.Itoa(mathrand.IntN(1 << 20))
+	ns, hostIf, peerIf := "berth-test-ext-"+tag, "bxh"+tag, "bxp"+tag
+	sub := fmt.Sprintf("10.%d.%d", 250+mathrand.IntN(5), mathrand.IntN(256))
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	run("netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	run("link", "add", hostIf, "type", "veth", "peer", "name", peerIf)
+	t.Cleanup(func() { exec.Command("ip", "link", "del", hostIf).Run() })
+	run("link", "set", peerIf, "netns", ns)
+	run("addr", "add", sub+".1/30", "dev", hostIf)
+	run("link", "set", hostIf, "up")
+	run("-n", ns, "addr", "add", sub+".2/30", "dev", peerIf)
+	run("-n", ns, "link", "set", peerIf, "up")
+	run("-n", ns, "link", "set", "lo", "up")
+
+	port := freePort(t)
+	d.mustDocker("run", "-d", "--name", "web", "-p", strconv.Itoa(port)+":80", "bbox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	id := strings.TrimSpace(d.mustDocker("inspect", "-f", "{{.Id}}", "web"))[:12]
+	var out []byte
+	var err error
+	for i := 0; i < 50; i++ {
+		out, err = exec.Command("ip", "netns", "exec", ns, "curl", "-s", "-m", "2", fmt.Sprintf("http://%s.1:%d/hostname", sub, port)).Output()
+		if err == nil && strings.TrimSpace(string(out)) == id {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if strings.TrimSpace(string(out)) != id {
+		t.Errorf("from another host: %q, %v; want %s", out, err, id)
+	}
+	d.mustDocker("rm", "-f", "web")
+}
