@@ -9,6 +9,8 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/berth-engine/berth/internal/boltdb"
 )
 
 // SchemaVersion is the layout of images.db (see the package documentation).
@@ -16,13 +18,11 @@ import (
 const SchemaVersion = "1"
 
 var (
-	bucketMeta   = []byte("meta")
 	bucketImages = []byte("images")
 	bucketRefs   = []byte("refs")
 	// bucketCompressed maps an uncompressed layer blob's digest to the
 	// descriptor of the gzip copy a push made of it.
 	bucketCompressed = []byte("compressed")
-	keySchema        = []byte("schema")
 )
 
 // record is an image as images.db keeps it, under its ID.
@@ -58,36 +58,7 @@ type refRecord struct {
 }
 
 func openDB(path string) (*bolt.DB, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("open image metadata %s: %w", path, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
-		if err != nil {
-			return err
-		}
-		switch v := string(meta.Get(keySchema)); v {
-		case "":
-			if err := meta.Put(keySchema, []byte(SchemaVersion)); err != nil {
-				return err
-			}
-		case SchemaVersion:
-		default:
-			return fmt.Errorf("image metadata schema %q, this berth reads %q: %w", v, SchemaVersion, errdefs.ErrFailedPrecondition)
-		}
-		for _, b := range [][]byte{bucketImages, bucketRefs, bucketCompressed} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("image metadata %s: %w", path, err)
-	}
-	return db, nil
+	return boltdb.Open(path, "image metadata", SchemaVersion, bucketImages, bucketRefs, bucketCompressed)
 }
 
 func getRecord(tx *bolt.Tx, id digest.Digest) (*record, error) {

@@ -19,6 +19,8 @@ import (
 	"github.com/containerd/errdefs"
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-engine/berth/internal/boltdb"
 )
 
 // SchemaVersion is the layout of metadata.db (see the package documentation).
@@ -26,9 +28,7 @@ import (
 const SchemaVersion = "1"
 
 var (
-	bucketMeta    = []byte("meta")
 	bucketVolumes = []byte("volumes")
-	keySchema     = []byte("schema")
 )
 
 const (
@@ -79,30 +79,9 @@ func Open(root string) (*Store, error) {
 		return nil, fmt.Errorf("volume store: %w", err)
 	}
 	path := filepath.Join(root, metadataFile)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := boltdb.Open(path, "volume metadata", SchemaVersion, bucketVolumes)
 	if err != nil {
-		return nil, fmt.Errorf("open volume metadata %s: %w", path, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
-		if err != nil {
-			return err
-		}
-		switch v := string(meta.Get(keySchema)); v {
-		case "":
-			if err := meta.Put(keySchema, []byte(SchemaVersion)); err != nil {
-				return err
-			}
-		case SchemaVersion:
-		default:
-			return fmt.Errorf("schema version %q, this berth reads %q: %w", v, SchemaVersion, errdefs.ErrFailedPrecondition)
-		}
-		_, err = tx.CreateBucketIfNotExists(bucketVolumes)
-		return err
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("volume metadata %s: %w", path, err)
+		return nil, err
 	}
 	s := &Store{root: root, db: db}
 	if err := s.reconcile(); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/containerd/errdefs"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/berth-engine/berth/internal/boltdb"
 	"github.com/berth-engine/berth/internal/mount"
 	"github.com/berth-engine/berth/internal/snapshot"
 	"github.com/berth-engine/berth/internal/topdir"
@@ -59,12 +60,10 @@ type Snapshotter struct {
 }
 
 var (
-	bucketMeta      = []byte("meta")
 	bucketSnapshots = []byte("snapshots")
 	bucketLabels    = []byte("labels")
 	bucketChildren  = []byte("children")
 
-	keySchema  = []byte("schema")
 	keyID      = []byte("id")
 	keyKind    = []byte("kind")
 	keyParent  = []byte("parent")
@@ -87,29 +86,9 @@ func New(root string, d Driver) (*Snapshotter, error) {
 		return nil, fmt.Errorf("snapshotter root: %w", err)
 	}
 	path := filepath.Join(root, "metadata.db")
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := boltdb.Open(path, "snapshot metadata", SchemaVersion, bucketSnapshots)
 	if err != nil {
-		return nil, fmt.Errorf("open snapshot metadata %s: %w", path, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
-		if err != nil {
-			return err
-		}
-		switch v := meta.Get(keySchema); {
-		case v == nil:
-			if err := meta.Put(keySchema, []byte(SchemaVersion)); err != nil {
-				return err
-			}
-		case string(v) != SchemaVersion:
-			return fmt.Errorf("schema version %q, this berth reads %q: %w", v, SchemaVersion, errdefs.ErrFailedPrecondition)
-		}
-		_, err = tx.CreateBucketIfNotExists(bucketSnapshots)
-		return err
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("snapshot metadata %s: %w", path, err)
+		return nil, err
 	}
 	return &Snapshotter{root: root, db: db, driver: d, busy: map[string]bool{}}, nil
 }
