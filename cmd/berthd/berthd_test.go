@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // runBerthd runs the command line and returns its exit status and output.
@@ -98,5 +99,21 @@ func TestPidfile(t *testing.T) {
 	removePidfile(path, log)
 	if pid, _ := readPidfile(path); strconv.Itoa(pid) != other {
 		t.Fatal("removePidfile removed another daemon's pidfile")
+	}
+
+	// Killed but not yet reaped (a zombie, as a berthd killed -9 under a shell that
+	// has not waited for it yet): not running, so its pidfile is stale.
+	cmd.Process.Kill()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		st, _ := os.ReadFile("/proc/" + other + "/stat")
+		if strings.Contains(string(st), ") Z") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the killed process did not become a zombie: %q", st)
+		}
+	}
+	if err := writePidfile(path); err != nil {
+		t.Fatalf("a zombie berthd's pidfile: %v", err)
 	}
 }

@@ -22,10 +22,20 @@ func readPidfile(path string) (int, bool) {
 	return pid, err == nil && pid > 0
 }
 
-// isBerthd reports whether process pid is running and is a berthd.
+// isBerthd reports whether process pid is running and is a berthd. A berthd that
+// was killed but not yet reaped by its parent (a zombie) runs no more.
 func isBerthd(pid int) bool {
-	comm, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
-	return err == nil && strings.TrimSpace(string(comm)) == "berthd"
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// "pid (comm) state ...": comm may hold spaces and parentheses, so from the last ")".
+	s := string(stat)
+	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || end < open || len(s) < end+3 {
+		return false
+	}
+	return s[open+1:end] == "berthd" && s[end+2] != 'Z'
 }
 
 // writePidfile records this process's pid at path, atomically. A pidfile that
