@@ -268,6 +268,10 @@ func TestPublishedPortsSurviveDaemonKill(t *testing.T) {
 	if _, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/hostname", port)); err != nil {
 		t.Fatal(err)
 	}
+	// And names on a user network, served by berthd's DNS server.
+	d.mustDocker("network", "create", "kept")
+	d.mustDocker("run", "-d", "--name", "named", "--network", "kept", "bbox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	d.mustDocker("run", "-d", "--name", "asker", "--network", "kept", "bbox", "sleep", "300")
 	d.cmd.Process.Signal(syscall.SIGKILL)
 	d.wait()
 	// The container keeps answering while berthd is away, and after it is back.
@@ -284,7 +288,12 @@ func TestPublishedPortsSurviveDaemonKill(t *testing.T) {
 	if out := d.mustDocker("port", "web"); out != fmt.Sprintf("80/tcp -> 0.0.0.0:%d\n", port) {
 		t.Errorf("docker port after the restart = %q", out)
 	}
-	d.mustDocker("rm", "-f", "web")
+	named := strings.TrimSpace(d.mustDocker("inspect", "-f", "{{.Id}}", "named"))[:12]
+	if out, stderr, code := d.docker("exec", "asker", "wget", "-q", "-O", "-", "http://named/hostname"); code != 0 || out != named+"\n" {
+		t.Errorf("a name on a user network after the restart: exit %d, %q %q", code, out, stderr)
+	}
+	d.mustDocker("rm", "-f", "web", "named", "asker")
+	d.mustDocker("network", "rm", "kept")
 }
 
 func TestContainerNetworkOptions(t *testing.T) {
