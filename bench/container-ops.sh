@@ -134,7 +134,9 @@ procs_under() {
   done
 }
 # cgroup dirs of the engines, to report new ones left behind
-cgroups_now() { ls -d /sys/fs/cgroup/*/berth/*/ /sys/fs/cgroup/*/docker/*/ /sys/fs/cgroup/*/libpod_parent/*/ 2>/dev/null | sort; }
+# berthd's containers go under a cgroup parent of this run's own, removed at the end
+CG_PARENT=/berth-bench-$$
+cgroups_now() { ls -d /sys/fs/cgroup/*$CG_PARENT/*/ /sys/fs/cgroup/*/docker/*/ /sys/fs/cgroup/*/libpod_parent/*/ 2>/dev/null | sort; }
 CG_BEFORE=$(cgroups_now)
 
 cleanup() {
@@ -177,6 +179,7 @@ cleanup() {
     rmdir /sys/fs/cgroup/*/libpod_parent/conmon 2>/dev/null
   fi
   left=$(comm -13 <(echo "$CG_BEFORE") <(cgroups_now) | grep .)
+  rmdir /sys/fs/cgroup/*$CG_PARENT 2>/dev/null
   if [ -n "$left" ]; then
     echo "!! cgroups made since the start and still there (this run's, or other work's on this machine):"
     echo "$left" | sed 's/^/!!   /'
@@ -205,7 +208,7 @@ echo '{}' >"$RUN/dockerd/daemon.json"
 SOCK[berth]=$RUN/berthd/berth.sock
 spawn "$BERTHD" --data-root "$RUN/berthd/root" --exec-root "$RUN/berthd/exec" -H "unix://${SOCK[berth]}" \
   --pidfile "$RUN/berthd/berthd.pid" --config-file "$RUN/berthd/daemon.json" \
-  --bridge none >"$RUN/berthd/log" 2>&1 </dev/null
+  --bridge none --cgroup-parent "$CG_PARENT" >"$RUN/berthd/log" 2>&1 </dev/null
 PID[berth]=$!
 wait_ping berth 30 || { echo "!! berthd did not start:"; tail -20 "$RUN/berthd/log"; die "berthd"; }
 [ -x "$DOCKERD" ] || die "no dockerd at $DOCKERD (apt-get install docker.io)"

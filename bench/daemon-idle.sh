@@ -125,7 +125,7 @@ echo '{}' >"$W/berth/daemon.json"
 echo '{}' >"$W/dockerd/daemon.json"
 SOCK[berth]=$W/berth/berth.sock
 "$BERTHD" --data-root "$W/berth/root" --exec-root "$W/berth/exec" -H "unix://${SOCK[berth]}" \
-  --pidfile "$W/berth/berthd.pid" --config-file "$W/berth/daemon.json" >"$W/berth.log" 2>&1 </dev/null &
+  --pidfile "$W/berth/berthd.pid" --config-file "$W/berth/daemon.json" --bridge none >"$W/berth.log" 2>&1 </dev/null &
 PID[berth]=$!
 wait_ping berth 30 || { echo "berthd did not start:"; tail -20 "$W/berth.log"; exit 1; }
 measure berth berthd || exit 1

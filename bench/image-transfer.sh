@@ -282,7 +282,7 @@ start_berthd() {
   mkdir -p "$d" && echo '{}' >"$d/daemon.json"
   SOCK[berth]=$d/berth.sock
   "$BERTHD" --data-root "$d/root" --exec-root "$d/exec" -H "unix://${SOCK[berth]}" --pidfile "$d/berthd.pid" \
-    --config-file "$d/daemon.json" >"$d/log" 2>&1 </dev/null &
+    --config-file "$d/daemon.json" --bridge none >"$d/log" 2>&1 </dev/null &
   PID[berth]=$!
   wait_ping berth 30 || { echo "!! berthd did not start:"; tail -20 "$d/log"; return 1; }
 }

@@ -71,6 +71,7 @@ cleanup() {
   ip netns del "$NS" 2>/dev/null
   for m in $(awk -v r="$RUN" 'index($5, r "/") == 1 {print $5}' /proc/self/mountinfo | sort -r); do umount -l "$m"; done
   rm -rf "$RUN"
+  for c in /sys/fs/cgroup/*/berth-bench-$TAG; do find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null; done
   left=$(ip -br link | grep -E "^(bnb|bnd|bnv)$TAG" ; nft list tables 2>/dev/null | grep "$TABLE")
   [ -z "$left" ] && echo "   no engine, bridge, namespace, rule or mount left" || echo "!! left: $left"
 }
@@ -85,7 +86,7 @@ CGO_ENABLED=0 go build -C "$REPO" -o "$RUN/bin/testinit" ./test/testinit || die 
 SOCK[berth]=$RUN/berthd/s.sock SOCK[dockerd]=$RUN/dockerd/s.sock
 spawn "$RUN/bin/berthd" --data-root "$RUN/berthd/root" --exec-root "$RUN/berthd/exec" -H "unix://${SOCK[berth]}" \
   --pidfile "$RUN/berthd/pid" --config-file /dev/null --bridge "$BR_BERTH" --bip 10.241.$((TAG % 250)).1/24 \
-  --firewall-table "$TABLE" >"$RUN/berthd/log" 2>&1 </dev/null
+  --firewall-table "$TABLE" --cgroup-parent "/berth-bench-$TAG" >"$RUN/berthd/log" 2>&1 </dev/null
 PID[berth]=$!
 wait_ping berth 60 || { tail "$RUN/berthd/log"; die "berthd did not start"; }
 ip link add "$DOCKER_BR" type bridge && ip addr add 10.242.$((TAG % 250)).1/24 dev "$DOCKER_BR" && ip link set "$DOCKER_BR" up ||

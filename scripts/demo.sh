@@ -27,9 +27,20 @@ BERTH=${BERTH:-$(command -v berth || echo bin/berth)}
 D=$W/daemon
 mkdir -p "$D"
 "$BERTHD" --data-root "$D/root" --exec-root "$D/exec" -H "unix://$D/berth.sock" \
-  --pidfile "$D/berthd.pid" --config-file /dev/null 2>"$D/berthd.log" &
+  --pidfile "$D/berthd.pid" --config-file /dev/null \
+  --bridge berthdemo0 --firewall-table berth-demo --cgroup-parent /berth-demo 2>"$D/berthd.log" &
 BERTHD_PID=$!
-trap 'kill $BERTHD_PID 2>/dev/null; wait $BERTHD_PID 2>/dev/null; rm -rf "$W"' EXIT
+# The demo's daemon goes with it, and with it what a daemon keeps for its next start (its
+# bridge, its nftables table, its cgroup parent): a demo leaves nothing behind.
+cleanup() {
+  kill $BERTHD_PID 2>/dev/null
+  wait $BERTHD_PID 2>/dev/null
+  ip link del berthdemo0 2>/dev/null
+  command -v nft >/dev/null && nft delete table inet berth-demo 2>/dev/null
+  for c in /sys/fs/cgroup/*/berth-demo; do [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null; done
+  rm -rf "$W"
+}
+trap cleanup EXIT
 export BERTH_HOST=unix://$D/berth.sock
 for _ in $(seq 1 100); do "$BERTH" version >/dev/null 2>&1 && break; sleep 0.05; done
 tar -C "$B/rootfs" -cf "$W/rootfs.tar" .
