@@ -366,19 +366,19 @@ func (c *Controller) getLocked(ref string) (*Network, error) {
 			return n, nil
 		}
 	}
-	var found *Network
+	var found []*Network
 	for id, n := range c.networks {
 		if ref != "" && strings.HasPrefix(id, ref) {
-			if found != nil {
-				return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("network %s is ambiguous (%d matches found based on ID prefix)", ref, 2))
-			}
-			found = n
+			found = append(found, n)
 		}
 	}
-	if found == nil {
+	switch len(found) {
+	case 0:
 		return nil, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", ref))
+	case 1:
+		return found[0], nil
 	}
-	return found, nil
+	return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("network %s is ambiguous (%d matches found based on ID prefix)", ref, len(found)))
 }
 
 // Create makes a network: its record, its address pools, its bridge, its rules.
