@@ -1,0 +1,168 @@
+package network
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/berth-engine/berth/internal/network/firewall"
+	"github.com/berth-engine/berth/internal/network/ipam"
+	"github.com/berth-engine/berth/internal/network/link"
+	"github.com/berth-engine/berth/internal/testutil"
+)
+
+// testController opens a Controller whose every name is the test's own (bridges,
+// veths, nftables table, subnets), and removes all of it afterwards.
+func testController(t *testing.T, root string) (*Controller, Config) {
+	t.Helper()
+	testutil.RequireRoot(t, "the network controller makes bridges, veths and nftables rules")
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("needs nft to read the ruleset back (apt-get install nftables)")
+	}
+	tag := fmt.Sprintf("%05x", rand.IntN(1<<20))
+	cfg := Config{
+		Root:                root,
+		DefaultBridge:       "bct" + tag,
+		DefaultBridgeCIDR:   netip.MustParsePrefix(fmt.Sprintf("10.%d.%d.1/24", 200+rand.IntN(50), rand.IntN(256))),
+		DefaultAddressPools: []ipam.AddressPool{{Base: netip.MustParsePrefix(fmt.Sprintf("10.%d.0.0/16", 100+rand.IntN(100))), Size: 24}},
+		FirewallTable:       "berth-test-ctl-" + tag,
+		ICC:                 true,
+		BridgePrefix:        "bcu" + tag,
+		VethPrefix:          "bcv",
+	}
+	c, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Close()
+		if fw, err := firewall.New(firewall.Options{Table: cfg.FirewallTable}); err == nil {
+			fw.Remove()
+		}
+		names, _ := link.ListByPrefix("bc")
+		for _, n := range names {
+			if strings.HasPrefix(n, "bct"+tag) || strings.HasPrefix(n, "bcu"+tag) {
+				link.DeleteBridge(n)
+			}
+		}
+	})
+	return c, cfg
+}
+
+// netns makes a network namespace for one "container", removed afterwards.
+func netns(t *testing.T) string {
+	t.Helper()
+	name := fmt.Sprintf("berth-test-ctl-%05x", rand.IntN(1<<20))
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	return "/run/netns/" + name
+}
+
+// portElements counts the published-port elements in the controller's table.
+func portElements(t *testing.T, table string) int {
+	t.Helper()
+	out, err := exec.Command("nft", "list", "map", "inet", table, "ports_v4").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft list map: %v: %s", err, out)
+	}
+	i := strings.Index(string(out), "elements = {")
+	if i < 0 {
+		return 0
+	}
+	body := string(out)[i:]
+	return strings.Count(body[:strings.Index(body, "}")], " : ")
+}
+
+func TestControllerJoinRestoreLeave(t *testing.T) {
+	root := t.TempDir()
+	c, cfg := testController(t, root)
+	if err := c.Restore(nil); err != nil {
+		t.Fatal(err)
+	}
+	n, err := c.Create(CreateRequest{Name: "front"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create(CreateRequest{Name: "front"}); !errdefs.IsConflict(err) {
+		t.Errorf("a second network named front: %v", err)
+	}
+
+	ns := netns(t)
+	sb, err := c.Join(JoinRequest{
+		ContainerID: "c1", Name: "one", Hostname: "one", NetNS: ns,
+		Endpoints: []EndpointRequest{{Network: DefaultBridgeName}, {Network: "front", Aliases: []string{"www"}}},
+		Ports:     []PortRequest{{Proto: firewall.TCP, ContainerPort: 80}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sb.Endpoints) != 2 || sb.Endpoints[0].IfName != "eth0" || sb.Endpoints[1].IfName != "eth1" ||
+		!cfg.DefaultBridgeCIDR.Masked().Contains(sb.Endpoints[0].IPv4.Addr()) || !n.IPv4.Prefix.Contains(sb.Endpoints[1].IPv4.Addr()) {
+		t.Fatalf("endpoints %+v", sb.Endpoints)
+	}
+	out, _ := exec.Command("ip", "-n", ns[len("/run/netns/"):], "-4", "addr").CombinedOutput()
+	for _, ep := range sb.Endpoints {
+		if !strings.Contains(string(out), ep.IPv4.String()) {
+			t.Errorf("the namespace lacks %s:\n%s", ep.IPv4, out)
+		}
+	}
+	if len(sb.Bindings) != 1 || sb.Bindings[0].HostPort == 0 || portElements(t, cfg.FirewallTable) != 1 {
+		t.Fatalf("bindings %+v, %d elements", sb.Bindings, portElements(t, cfg.FirewallTable))
+	}
+	if err := c.Remove("front"); !errdefs.IsPermissionDenied(err) {
+		t.Errorf("removing a network in use: %v", err)
+	}
+
+	// A new controller on the same root (berthd restarted) takes the container back:
+	// one element per port, the addresses still held.
+	c.Close()
+	c2, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	again := *sb
+	again.NetNS = ns
+	if err := c2.Restore([]*Sandbox{&again}); err != nil {
+		t.Fatal(err)
+	}
+	if got := portElements(t, cfg.FirewallTable); got != 1 {
+		t.Errorf("%d port elements after Restore, want 1", got)
+	}
+	held := sb.Endpoints[0].IPv4.Addr()
+	if _, err := c2.ipam.Request(poolKey(sb.Endpoints[0].NetworkID, true), held); err == nil {
+		t.Errorf("the restored container's address %s was handed out again", held)
+	}
+
+	// The ports of the running container change without a restart.
+	sb2, err := c2.SetPorts("c1", []PortRequest{{Proto: firewall.TCP, HostPort: 30123, ContainerPort: 80}, {Proto: firewall.UDP, HostPort: 30124, ContainerPort: 53}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sb2.Bindings) != 2 || portElements(t, cfg.FirewallTable) != 2 {
+		t.Errorf("after SetPorts: bindings %+v, %d elements", sb2.Bindings, portElements(t, cfg.FirewallTable))
+	}
+
+	// Leave gives everything back.
+	c2.Leave(sb2)
+	if got := portElements(t, cfg.FirewallTable); got != 0 {
+		t.Errorf("%d port elements after Leave", got)
+	}
+	if got, err := c2.ipam.Request(poolKey(sb.Endpoints[1].NetworkID, true), sb.Endpoints[1].IPv4.Addr()); err != nil || got != sb.Endpoints[1].IPv4.Addr() {
+		t.Errorf("the address on front after Leave: %v, %v", got, err)
+	}
+	c2.ipam.Release(poolKey(sb.Endpoints[1].NetworkID, true), sb.Endpoints[1].IPv4.Addr())
+	if err := c2.Remove("front"); err != nil {
+		t.Fatalf("removing the network once unused: %v", err)
+	}
+	if names, _ := link.ListByPrefix(n.Bridge); len(names) != 0 {
+		t.Errorf("the network's bridge is still there: %v", names)
+	}
+}
