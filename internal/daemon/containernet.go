@@ -81,6 +81,15 @@ func (d *Daemon) checkNetworks(hc *container.HostConfig, cfg *container.Config, 
 		if n.Driver != network.DriverBridge && len(names) > 1 {
 			return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("container cannot be connected to network %s with other networks", n.Name))
 		}
+		// What only user-defined networks take, refused at create as Docker does.
+		if es := endpointConfig(eps, name, n); n.Default && es != nil {
+			if ipam := es.IPAMConfig; ipam != nil && (ipam.IPv4Address.IsValid() || ipam.IPv6Address.IsValid()) {
+				return nil, cerrdefs.ErrInvalidArgument.WithMessage("user specified IP address is supported on user defined networks only")
+			}
+			if len(es.Aliases) > 0 {
+				return nil, cerrdefs.ErrInvalidArgument.WithMessage("network-scoped alias is supported only for containers in user defined networks")
+			}
+		}
 	}
 	if _, err := portRequests(hc, cfg); err != nil {
 		return nil, err

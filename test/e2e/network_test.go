@@ -247,6 +247,7 @@ func TestNetworkBadInput(t *testing.T) {
 		{[]string{"run", "--rm", "--network", "one", "--ip", "10.99.0.5", "bbox", "true"}, "10.99.0.5"},
 		{[]string{"run", "--rm", "-p", "99999:80", "bbox", "true"}, "invalid"},
 		{[]string{"network", "rm", "bridge"}, "pre-defined network"},
+		{[]string{"run", "--rm", "--ip", "10.1.2.3", "bbox", "true"}, "user specified IP address is supported on user defined networks only"},
 	}
 	for _, c := range cases {
 		_, stderr, code := d.docker(c.args...)
@@ -256,6 +257,9 @@ func TestNetworkBadInput(t *testing.T) {
 	}
 	if out := d.mustDocker("network", "ls", "--format", "{{.Name}}"); strings.Contains(out, "two") {
 		t.Errorf("a refused network was made: %q", out)
+	}
+	if out := d.mustDocker("ps", "-aq"); out != "" {
+		t.Errorf("refused runs left containers: %q", out)
 	}
 	// A container refused at start holds no address: the next one gets one.
 	d.mustDocker("network", "rm", "one")
