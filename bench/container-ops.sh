@@ -359,10 +359,12 @@ for e in "${MEM_ENGINES[@]}"; do
   done
   if [ $ok = 1 ]; then
     sleep "$SETTLE"
-    up=$(cli "$c" ps -q --filter name=ops-mem- 2>/dev/null | wc -l)
+    # Sampled before anything else asks the engine: the baseline was sampled after
+    # SETTLE s of quiet too (a request just before would count its garbage).
     read -r n1 r1 p1 < <(mem $(engine_pids "$e"))
     read -r _ dr1 dp1 < <(mem $(engine_pids "$e" daemon))
     read -r ns sr sp < <(mem $(engine_pids "$e" shims))
+    up=$(cli "$c" ps -q --filter name=ops-mem- 2>/dev/null | wc -l)
     PERC[$e]=$(((p1 - p0) / K))
     printf '   %-8s %2d running: %3d processes, rss %7d kB (+%d), pss %7d kB (+%d): per container %d kB PSS, %d kB RSS\n' \
       "$e" "$up" "$n1" "$r1" $((r1 - r0)) "$p1" $((p1 - p0)) "${PERC[$e]}" $(((r1 - r0) / K))
