@@ -6,7 +6,9 @@ import (
 	mathrand "math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -473,6 +475,39 @@ func TestPublishedPortFromAnotherHost(t *testing.T) {
 	}
 	if strings.TrimSpace(string(out)) != id {
 		t.Errorf("from another host: %q, %v; want %s", out, err, id)
+	}
+
+	// Outbound NAT: a container reaches that host, which has no route back to the
+	// containers' subnet, so only masquerading brings the answer home.
+	www := t.TempDir()
+	if err := os.WriteFile(filepath.Join(www, "index.html"), []byte("outside\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := exec.Command("ip", "netns", "exec", ns, "busybox", "httpd", "-f", "-p", sub+".2:8000", "-h", www)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	var got string
+	for i := 0; i < 50 && got != "outside\n"; i++ {
+		got, _, _ = d.docker("run", "--rm", "bbox", "sh", "-c", boundedWget("http://"+sub+".2:8000/"))
+	}
+	if got != "outside\n" {
+		t.Errorf("a container to another host (outbound NAT): %q", got)
+	}
+	d.mustDocker("rm", "-f", "web")
+}
+
+func TestPublishAllExposedPorts(t *testing.T) {
+	d := withImage(t)
+	d.mustDocker("run", "-d", "--name", "web", "-P", "--expose", "80", "bbox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	out := strings.TrimSpace(d.mustDocker("port", "web", "80/tcp"))
+	_, port, ok := strings.Cut(out, "0.0.0.0:")
+	if !ok {
+		t.Fatalf("docker port web 80/tcp = %q", out)
+	}
+	if _, err := httpGet("http://127.0.0.1:" + port + "/hostname"); err != nil {
+		t.Errorf("-P published 80 on %s, which does not answer: %v", port, err)
 	}
 	d.mustDocker("rm", "-f", "web")
 }
