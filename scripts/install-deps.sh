@@ -34,6 +34,7 @@ want ip iproute2
 want tar tar
 want curl curl
 want nft nftables # tests read berth's nftables table back (berth itself talks netlink)
+want docker-compose docker-compose            # e2e: compose projects (networks, names, ports) against berthd
 # Peers the tests and benchmarks compare berth with, or move images to and from.
 want /usr/bin/docker-registry docker-registry # pull/push tests (internal/distribution, test/e2e)
 want htpasswd apache2-utils                   # the registry's basic auth in those tests

@@ -97,10 +97,13 @@ type Container struct {
 	HostnamePath   string `json:"hostnamePath,omitempty"`
 	HostsPath      string `json:"hostsPath,omitempty"`
 	ResolvConfPath string `json:"resolvConfPath,omitempty"`
-	// NetworkConfig are the endpoints asked for at create (network create's
-	// EndpointsConfig: addresses, aliases), by network name; Network is what the
-	// container holds on its networks while it runs.
-	NetworkConfig map[string]*networktypes.EndpointSettings `json:"networkConfig,omitempty"`
+	// NetworkConfig are the networks the container joins at each start, by network
+	// name, with what was asked for each (addresses, aliases: create's
+	// EndpointsConfig, network connect); Network is what the container holds on its
+	// networks while it runs.
+	// An empty set is kept as such (disconnected from every network); a record
+	// without one (older) joins the network its network mode names.
+	NetworkConfig map[string]*networktypes.EndpointSettings `json:"networkConfig"`
 	Network       *network.Sandbox                          `json:"network,omitempty"`
 }
 

@@ -49,28 +49,27 @@ func primaryNetwork(nm container.NetworkMode) string {
 // no sense for them, as Docker does; it returns the endpoint configs to record.
 func (d *Daemon) checkNetworks(hc *container.HostConfig, cfg *container.Config, nc *networktypes.NetworkingConfig) (map[string]*networktypes.EndpointSettings, error) {
 	nm := hc.NetworkMode
-	var eps map[string]*networktypes.EndpointSettings
-	if nc != nil && len(nc.EndpointsConfig) > 0 {
-		eps = map[string]*networktypes.EndpointSettings{}
+	asked := map[string]*networktypes.EndpointSettings{}
+	if nc != nil {
 		for name, es := range nc.EndpointsConfig {
-			eps[name] = es.Copy()
+			asked[name] = es.Copy()
 		}
 	}
-	if d.net == nil || nm.IsContainer() {
-		return eps, nil
-	}
-	if nm.IsHost() || nm.IsNone() {
-		if len(hc.PortBindings) > 0 || hc.PublishAllPorts {
-			d.log.Debug("published ports ignored", "network mode", nm)
+	if d.net == nil || nm.IsContainer() || nm.IsHost() || nm.IsNone() {
+		if len(asked) == 0 {
+			return nil, nil
 		}
-		return eps, nil
+		return asked, nil
 	}
 	names := []string{primaryNetwork(nm)}
-	for name := range eps {
+	for name := range asked {
 		if name != names[0] && !(names[0] == network.DefaultBridgeName && (name == "default" || name == "bridge")) {
 			names = append(names, name)
 		}
 	}
+	// Recorded by network name: the networks the container joins at each start;
+	// network connect and disconnect change the set.
+	eps := map[string]*networktypes.EndpointSettings{}
 	for _, name := range names {
 		n, err := d.net.Get(name)
 		if err != nil {
@@ -81,8 +80,9 @@ func (d *Daemon) checkNetworks(hc *container.HostConfig, cfg *container.Config, 
 		if n.Driver != network.DriverBridge && len(names) > 1 {
 			return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("container cannot be connected to network %s with other networks", n.Name))
 		}
+		es := endpointConfig(asked, name, n)
 		// What only user-defined networks take, refused at create as Docker does.
-		if es := endpointConfig(eps, name, n); n.Default && es != nil {
+		if n.Default && es != nil {
 			if ipam := es.IPAMConfig; ipam != nil && (ipam.IPv4Address.IsValid() || ipam.IPv6Address.IsValid()) {
 				return nil, cerrdefs.ErrInvalidArgument.WithMessage("user specified IP address is supported on user defined networks only")
 			}
@@ -90,11 +90,36 @@ func (d *Daemon) checkNetworks(hc *container.HostConfig, cfg *container.Config, 
 				return nil, cerrdefs.ErrInvalidArgument.WithMessage("network-scoped alias is supported only for containers in user defined networks")
 			}
 		}
+		if es == nil {
+			es = &networktypes.EndpointSettings{}
+		}
+		eps[n.Name] = es
 	}
 	if _, err := portRequests(hc, cfg); err != nil {
 		return nil, err
 	}
 	return eps, nil
+}
+
+// joinedNetworks are the networks the container joins at start, the one of its
+// network mode first (it gives the default route and carries the published ports),
+// then the others by name. A record from before networks were recorded by name
+// (NetworkConfig nil) joins its network mode's.
+func joinedNetworks(s *ctr.Container) []string {
+	primary := primaryNetwork(s.HostConfig.NetworkMode)
+	if s.NetworkConfig == nil {
+		return []string{primary}
+	}
+	var out, rest []string
+	for name := range s.NetworkConfig {
+		if name == primary {
+			out = append(out, name)
+		} else {
+			rest = append(rest, name)
+		}
+	}
+	sort.Strings(rest)
+	return append(out, rest...)
 }
 
 // endpointConfig finds the endpoint settings recorded for network name.
@@ -133,24 +158,19 @@ func (d *Daemon) joinNetworks(s *ctr.Container, pid int, links []link) (*network
 	if d.net == nil || !hasOwnNetwork(s) {
 		return nil, nil
 	}
-	primary := primaryNetwork(s.HostConfig.NetworkMode)
-	pn, err := d.net.Get(primary)
-	if err != nil {
-		return nil, cerrdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", primary))
-	}
-	if pn.Driver == network.DriverNull || pn.Driver == network.DriverHost {
-		return nil, nil
-	}
-	reqs := []network.EndpointRequest{endpointRequest(pn.ID, endpointConfig(s.NetworkConfig, primary, pn))}
-	var extra []string
-	for name := range s.NetworkConfig {
-		if n, err := d.net.Get(name); err == nil && n.ID != pn.ID {
-			extra = append(extra, name)
+	var reqs []network.EndpointRequest
+	for _, name := range joinedNetworks(s) {
+		n, err := d.net.Get(name)
+		if err != nil {
+			return nil, cerrdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", name))
 		}
+		if n.Driver == network.DriverNull || n.Driver == network.DriverHost {
+			return nil, nil
+		}
+		reqs = append(reqs, endpointRequest(n.ID, endpointConfig(s.NetworkConfig, name, n)))
 	}
-	sort.Strings(extra)
-	for _, name := range extra {
-		reqs = append(reqs, endpointRequest(name, s.NetworkConfig[name]))
+	if len(reqs) == 0 {
+		return nil, nil // disconnected from every network: loopback only
 	}
 	ports, err := portRequests(s.HostConfig, s.Config)
 	if err != nil {
@@ -354,17 +374,18 @@ func (d *Daemon) networkSettings(s *ctr.Container) *container.NetworkSettings {
 		return ns
 	}
 	if hasOwnNetwork(s) || s.HostConfig.NetworkMode.IsHost() || s.HostConfig.NetworkMode.IsNone() {
-		name := primaryNetwork(s.HostConfig.NetworkMode)
-		if d.net != nil {
-			if n, err := d.net.Get(name); err == nil {
-				name = n.Name
+		for _, name := range joinedNetworks(s) {
+			if d.net != nil {
+				if n, err := d.net.Get(name); err == nil {
+					name = n.Name
+				}
 			}
+			es := s.NetworkConfig[name].Copy()
+			if es == nil {
+				es = &networktypes.EndpointSettings{}
+			}
+			ns.Networks[name] = es
 		}
-		es := s.NetworkConfig[name].Copy()
-		if es == nil {
-			es = &networktypes.EndpointSettings{}
-		}
-		ns.Networks[name] = es
 	}
 	return ns
 }

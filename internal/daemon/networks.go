@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/moby/moby/api/types/container"
 	eventtypes "github.com/moby/moby/api/types/events"
 	networktypes "github.com/moby/moby/api/types/network"
 
@@ -238,7 +238,7 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req networktype
 	if n.Driver != network.DriverBridge {
 		return cerrdefs.ErrPermissionDenied.WithMessage(fmt.Sprintf("container cannot be disconnected from host network or connected to host network"))
 	}
-	if _, ok := s.NetworkConfig[n.Name]; ok || primaryNetwork(s.HostConfig.NetworkMode) == n.Name {
+	if slices.Contains(joinedNetworks(s), n.Name) {
 		return cerrdefs.ErrPermissionDenied.WithMessage(fmt.Sprintf("endpoint with name %s already exists in network %s", strings.TrimPrefix(s.Name, "/"), n.Name))
 	}
 	es := req.EndpointConfig.Copy()
@@ -246,8 +246,11 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req networktype
 		es = &networktypes.EndpointSettings{}
 	}
 	configs := map[string]*networktypes.EndpointSettings{}
-	for k, v := range s.NetworkConfig {
-		configs[k] = v
+	for _, k := range joinedNetworks(s) {
+		configs[k] = s.NetworkConfig[k]
+		if configs[k] == nil {
+			configs[k] = &networktypes.EndpointSettings{}
+		}
 	}
 	configs[n.Name] = es
 	var sb *network.Sandbox
@@ -276,9 +279,7 @@ func (d *Daemon) NetworkDisconnect(ctx context.Context, ref string, req networkt
 	}
 	defer unlock()
 	s := c.Snapshot()
-	_, configured := s.NetworkConfig[n.Name]
-	primary := primaryNetwork(s.HostConfig.NetworkMode) == n.Name || primaryNetwork(s.HostConfig.NetworkMode) == n.ID
-	if !configured && !primary {
+	if !slices.Contains(joinedNetworks(s), n.Name) {
 		return cerrdefs.ErrNotFound.WithMessage(fmt.Sprintf("container %s is not connected to network %s", s.ID, n.Name))
 	}
 	var sb *network.Sandbox
@@ -293,26 +294,19 @@ func (d *Daemon) NetworkDisconnect(ctx context.Context, ref string, req networkt
 			}
 		}
 	}
+	// The network mode stays as it was, as Docker keeps it: what the container joins
+	// at its next start is the set recorded here (none left: loopback only).
 	configs := map[string]*networktypes.EndpointSettings{}
-	for k, v := range s.NetworkConfig {
-		if k != n.Name && k != n.ID {
-			configs[k] = v
+	for _, k := range joinedNetworks(s) {
+		if k != n.Name {
+			configs[k] = s.NetworkConfig[k]
+			if configs[k] == nil {
+				configs[k] = &networktypes.EndpointSettings{}
+			}
 		}
 	}
 	c.Lock()
 	c.NetworkConfig = configs
-	if primary {
-		// Nothing left to join at the next start, as Docker's "none".
-		hc := *c.HostConfig
-		hc.NetworkMode = "none"
-		if len(configs) > 0 {
-			for k := range configs {
-				hc.NetworkMode = container.NetworkMode(k)
-				break
-			}
-		}
-		c.HostConfig = &hc
-	}
 	if sb != nil {
 		c.Network = sb
 	}

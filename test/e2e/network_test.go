@@ -511,3 +511,68 @@ func TestPublishAllExposedPorts(t *testing.T) {
 	}
 	d.mustDocker("rm", "-f", "web")
 }
+
+// docker-compose (1.29, Debian's, on docker-py) drives berthd: the project network,
+// service names, published ports, and down removing all of it.
+func TestComposeProject(t *testing.T) {
+	compose, err := exec.LookPath("docker-compose")
+	if err != nil {
+		t.Skip("needs docker-compose (scripts/install-deps.sh installs it)")
+	}
+	d := withImage(t)
+	port := freePort(t)
+	dir := t.TempDir()
+	yml := fmt.Sprintf(`version: "3"
+services:
+  web:
+    image: bbox
+    command: httpd -f -p 80 -h /etc
+    ports:
+      - "%d:80"
+  client:
+    image: bbox
+    command: sh -c "until wget -q -O - http://web/hostname; do sleep 0.2; done; sleep 300"
+    depends_on: [web]
+`, port)
+	if err := os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(compose, append([]string{"-p", "berthe2e"}, args...)...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "DOCKER_HOST="+d.Host())
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("docker-compose %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	run("up", "-d")
+	down := false
+	t.Cleanup(func() {
+		if !down {
+			run("down", "-t", "0")
+		}
+	})
+	web := strings.TrimSpace(d.mustDocker("inspect", "-f", "{{.Id}}", "berthe2e_web_1"))[:12]
+	if msg := eventually(15*time.Second, func() string {
+		if logs := d.mustDocker("logs", "berthe2e_client_1"); !strings.Contains(logs, web) {
+			return "client's log: " + logs
+		}
+		return ""
+	}); msg != "" {
+		t.Errorf("client never reached web by its service name: %s", msg)
+	}
+	if body, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/hostname", port)); err != nil || strings.TrimSpace(body) != web {
+		t.Errorf("the published port: %q, %v", body, err)
+	}
+	run("down", "-t", "0") // the programs are pid 1 without a SIGTERM handler: no waiting for them
+	down = true
+	if out := d.mustDocker("ps", "-aq"); out != "" {
+		t.Errorf("containers left after down: %q", out)
+	}
+	if out := d.mustDocker("network", "ls", "--format", "{{.Name}}"); strings.Contains(out, "berthe2e") {
+		t.Errorf("the project network is left after down: %q", out)
+	}
+}
