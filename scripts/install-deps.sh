@@ -20,7 +20,7 @@ fi
 need=()
 want() {
   case $1 in
-    /*) [ -x "$1" ] && return ;;
+    /*) [ -e "$1" ] && return ;;
     *) command -v "$1" >/dev/null 2>&1 && return ;;
   esac
   need+=("$2")
@@ -35,6 +35,7 @@ want tar tar
 want curl curl
 want nft nftables # tests read berth's nftables table back (berth itself talks netlink)
 want docker-compose docker-compose            # e2e: compose projects (networks, names, ports) against berthd
+want /usr/lib/python3/dist-packages/docker/__init__.py python3-docker # e2e: the Python SDK against berthd
 # Peers the tests and benchmarks compare berth with, or move images to and from.
 want /usr/bin/docker-registry docker-registry # pull/push tests (internal/distribution, test/e2e)
 want htpasswd apache2-utils                   # the registry's basic auth in those tests
