@@ -54,14 +54,22 @@ func newFakeUpstream(t *testing.T, rcode int) *fakeUpstream {
 		}
 		w.WriteMsg(resp)
 	})
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp4", pc.LocalAddr().String())
-	if err != nil {
+	// One port for UDP and TCP: the free UDP port the kernel picks may be taken for
+	// TCP (other tests run beside this one), so a few tries.
+	var pc net.PacketConn
+	var ln net.Listener
+	for try := 0; ; try++ {
+		var err error
+		if pc, err = net.ListenPacket("udp4", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		if ln, err = net.Listen("tcp4", pc.LocalAddr().String()); err == nil {
+			break
+		}
 		pc.Close()
-		t.Fatal(err)
+		if try == 20 {
+			t.Fatal(err)
+		}
 	}
 	u.addr = netip.MustParseAddrPort(pc.LocalAddr().String())
 	for _, s := range []*mdns.Server{{PacketConn: pc, Handler: handler}, {Listener: ln, Handler: handler}} {
