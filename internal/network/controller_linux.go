@@ -126,7 +126,11 @@ func Open(cfg Config) (_ *Controller, err error) {
 	if err := c.ensurePredefined(); err != nil {
 		return nil, err
 	}
-	if err := link.EnableForwarding(false); err != nil {
+	v6 := false
+	for _, n := range c.networks {
+		v6 = v6 || n.IPv6 != nil
+	}
+	if err := link.EnableForwarding(v6); err != nil {
 		return nil, fmt.Errorf("enable IP forwarding: %w", err)
 	}
 	for _, n := range c.networks {
@@ -471,6 +475,12 @@ func (c *Controller) Create(req CreateRequest) (_ *Network, err error) {
 			n.IPv4 = sub
 		} else {
 			n.IPv6 = sub
+		}
+	}
+	if n.IPv6 != nil {
+		// Its containers' IPv6 traffic leaves through the host, as IPv4's does.
+		if err := link.EnableForwarding(true); err != nil {
+			return nil, fmt.Errorf("enable IPv6 forwarding: %w", err)
 		}
 	}
 	if err := c.upBridge(n); err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -23,6 +24,12 @@ func testController(t *testing.T, root string) (*Controller, Config) {
 	testutil.RequireRoot(t, "the network controller makes bridges, veths and nftables rules")
 	if _, err := exec.LookPath("nft"); err != nil {
 		t.Skip("needs nft to read the ruleset back (apt-get install nftables)")
+	}
+	// Open turns on IP forwarding host-wide, as berthd must; put back what the machine had.
+	for _, k := range []string{"/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"} {
+		if was, err := os.ReadFile(k); err == nil {
+			t.Cleanup(func() { os.WriteFile(k, was, 0o644) })
+		}
 	}
 	tag := fmt.Sprintf("%05x", rand.IntN(1<<20))
 	cfg := Config{

@@ -94,6 +94,13 @@ func newDaemon(t *testing.T) *daemon {
 	if err := os.WriteFile(d.ConfigFile, []byte("{}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// berthd turns on IP forwarding (IPv6's too with IPv6 networks), host-wide as
+	// Docker does; the test puts back what the machine had.
+	for _, k := range []string{"/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"} {
+		if was, err := os.ReadFile(k); err == nil {
+			t.Cleanup(func() { os.WriteFile(k, was, 0o644) })
+		}
+	}
 	return d
 }
 
