@@ -5,12 +5,13 @@
 // and the scavenger keeps roughly what the heap once held: after a burst of requests
 // a daemon or a shim holds on to the garbage of that burst while it idles, which on a
 // machine running hundreds of containers is memory nobody uses. A Trimmer is touched
-// on each piece of work; once none has come for its delay it forces a collection and
+// on each piece of work; once none has come for its delay it forces collections and
 // returns the free pages (debug.FreeOSMemory). A busy process never pays for it; an
 // idle one pays once per burst, a millisecond or two of CPU.
 package idletrim
 
 import (
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -27,7 +28,15 @@ type Trimmer struct {
 
 // New returns a Trimmer that frees memory delay after the last Touch.
 func New(delay time.Duration) *Trimmer {
-	return &Trimmer{delay: delay, trim: debug.FreeOSMemory}
+	return &Trimmer{delay: delay, trim: trim}
+}
+
+// trim collects twice, then returns the free pages: what sync.Pools hold survives one
+// collection in their victim caches (the buffers of a pull or an import, megabytes),
+// and only the second frees it.
+func trim() {
+	runtime.GC()
+	debug.FreeOSMemory()
 }
 
 // Touch records work: the trim waits for delay from now.
