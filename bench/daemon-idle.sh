@@ -4,12 +4,12 @@
 # after some use through the docker CLI (version, info, import of a small busybox image, images,
 # inspect, system df, rmi, prune).
 #
-# Usage: bench/daemon-idle.sh   (as root; dockerd is measured only if /usr/bin/dockerd exists —
+# Usage: bench/daemon-idle.sh   (as root; dockerd is measured only if /usr/sbin/dockerd exists —
 #        apt-get install docker.io — and is started with --iptables=false --ip-masq=false
 #        --bridge=none so that it touches no firewall or link of the host)
 #
 # Environment: SETTLE=5 (seconds idle before a sample), BERTHD=path (default the repo's
-# bin/berthd, built with `make build` if missing), DOCKERD=/usr/bin/dockerd, DOCKER=docker CLI
+# bin/berthd, built with `make build` if missing), DOCKERD=/usr/sbin/dockerd, DOCKER=docker CLI
 # (default /usr/local/bin/docker; without one the "after use" figures are n/a).
 #
 # Prints RSS and PSS (from /proc/PID/smaps_rollup) per daemon and a summary:
@@ -23,7 +23,7 @@ SETTLE=${SETTLE:-5}
 GOAL_KB=30720
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BERTHD=${BERTHD:-$REPO/bin/berthd}
-DOCKERD=${DOCKERD:-/usr/bin/dockerd}
+DOCKERD=${DOCKERD:-/usr/sbin/dockerd}
 if [ -z "${DOCKER:-}" ]; then
   DOCKER=/usr/local/bin/docker
   [ -x "$DOCKER" ] || DOCKER=$(command -v docker || echo /usr/local/bin/docker)
