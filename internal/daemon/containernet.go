@@ -498,13 +498,11 @@ func (d *Daemon) networkRoot() string { return filepath.Join(d.cfg.DataRoot, "ne
 // changed at once: the new ports are published, the old ones withdrawn; on failure it
 // keeps the ones it had.
 func (d *Daemon) ContainerUpdatePorts(ctx context.Context, name string, ports networktypes.PortMap) error {
-	c, err := d.containers.Get(name)
+	c, unlock, err := d.lockContainer(name)
 	if err != nil {
 		return err
 	}
-	op := d.run.opLock(c.ID)
-	op.Lock()
-	defer op.Unlock()
+	defer unlock()
 	s := c.Snapshot()
 	hc := *s.HostConfig
 	hc.PortBindings = ports

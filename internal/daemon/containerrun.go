@@ -765,13 +765,11 @@ func (d *Daemon) ContainerRestart(ctx context.Context, name string, opts StopOpt
 
 // ContainerPause freezes a running container.
 func (d *Daemon) ContainerPause(ctx context.Context, name string) error {
-	c, err := d.containers.Get(name)
+	c, unlock, err := d.lockContainer(name)
 	if err != nil {
 		return err
 	}
-	op := d.run.opLock(c.ID)
-	op.Lock()
-	defer op.Unlock()
+	defer unlock()
 	s := c.Snapshot()
 	switch s.State.Status {
 	case ctr.Paused:
@@ -790,13 +788,11 @@ func (d *Daemon) ContainerPause(ctx context.Context, name string) error {
 
 // ContainerUnpause thaws a paused container.
 func (d *Daemon) ContainerUnpause(ctx context.Context, name string) error {
-	c, err := d.containers.Get(name)
+	c, unlock, err := d.lockContainer(name)
 	if err != nil {
 		return err
 	}
-	op := d.run.opLock(c.ID)
-	op.Lock()
-	defer op.Unlock()
+	defer unlock()
 	s := c.Snapshot()
 	if s.State.Status != ctr.Paused {
 		return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is not paused", s.ID))

@@ -218,13 +218,11 @@ func netStats(pid int) map[string]container.NetworkStats {
 // ContainerUpdate changes a container's resource limits and restart policy;
 // a running container gets the new limits at once.
 func (d *Daemon) ContainerUpdate(ctx context.Context, name string, u container.UpdateConfig) (container.UpdateResponse, error) {
-	c, err := d.containers.Get(name)
+	c, unlock, err := d.lockContainer(name)
 	if err != nil {
 		return container.UpdateResponse{}, err
 	}
-	op := d.run.opLock(c.ID)
-	op.Lock()
-	defer op.Unlock()
+	defer unlock()
 	s := c.Snapshot()
 	hc := *s.HostConfig
 	mergeResources(&hc.Resources, u.Resources)

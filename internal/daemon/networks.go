@@ -214,13 +214,11 @@ func (d *Daemon) lockForNetwork(ref, container string) (_ *network.Network, _ *c
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	c, err := d.containers.Get(container)
+	c, unlock, err := d.lockContainer(container)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	op := d.run.opLock(c.ID)
-	op.Lock()
-	return n, c, op.Unlock, nil
+	return n, c, unlock, nil
 }
 
 // NetworkConnect answers POST /networks/{id}/connect: a running container joins at
