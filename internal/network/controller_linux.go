@@ -40,7 +40,10 @@ type Config struct {
 	// DefaultAddressPools are where subnets of new networks come from (Docker's
 	// default-address-pools); nil: Docker's defaults.
 	DefaultAddressPools []ipam.AddressPool
-	// FirewallTable is berth's nftables table ("berth"; tests use their own).
+	// FirewallTable is berth's nftables table ("berth"; tests use their own). Two
+	// daemons on one host cannot share it, so it also names the daemon in the marks of
+	// the bridges and veths it makes (see internal/network/link): a daemon that starts
+	// deletes those of its links it no longer needs, never another daemon's.
 	FirewallTable string
 	// ICC is inter-container communication on the default bridge (--icc).
 	ICC bool
@@ -123,6 +126,7 @@ func Open(cfg Config) (_ *Controller, err error) {
 	if err := c.load(); err != nil {
 		return nil, err
 	}
+	c.dropOrphanPools()
 	if err := c.ensurePredefined(); err != nil {
 		return nil, err
 	}
@@ -140,7 +144,58 @@ func Open(cfg Config) (_ *Controller, err error) {
 			}
 		}
 	}
+	c.sweep(nil)
 	return c, nil
+}
+
+// sweep deletes the links this daemon made that nothing needs any more: bridges no
+// network has (a network removed while berthd was down or its bridge's deletion
+// failed, networks.json restored from an older state, the default bridge renamed by
+// --bridge), and, when held is not nil, host ends of veths no container holds (their
+// endpoints' addresses are free again, see Restore). A bridge that still has ports (a
+// running container's veth) stays, with a warning. Links of other daemons, of older
+// berths and links berth did not make are never touched (link.Owned).
+func (c *Controller) sweep(held map[string]bool) {
+	made, err := link.Owned(c.cfg.FirewallTable)
+	if err != nil {
+		c.log.Warn("find leftover links", "err", err)
+		return
+	}
+	if held != nil {
+		for _, m := range made {
+			if !m.Bridge && !held[m.Name] {
+				if err := link.DetachVeth(m.Name); err != nil {
+					c.log.Warn("remove a leftover veth", "interface", m.Name, "err", err)
+				} else {
+					c.log.Info("removed a leftover veth", "interface", m.Name)
+				}
+			}
+		}
+		// Ports deleted above no longer hold their bridges.
+		if made, err = link.Owned(c.cfg.FirewallTable); err != nil {
+			c.log.Warn("find leftover links", "err", err)
+			return
+		}
+	}
+	needed := map[string]bool{}
+	for _, n := range c.networks {
+		if n.Driver == DriverBridge {
+			needed[n.Bridge] = true
+		}
+	}
+	for _, m := range made {
+		switch {
+		case !m.Bridge || needed[m.Name]:
+		case len(m.Ports) > 0:
+			c.log.Warn("a bridge no network has still has ports; left in place", "bridge", m.Name, "ports", m.Ports)
+		default:
+			if err := link.DeleteBridge(m.Name); err != nil {
+				c.log.Warn("remove a leftover bridge", "bridge", m.Name, "err", err)
+			} else {
+				c.log.Info("removed a leftover bridge", "bridge", m.Name)
+			}
+		}
+	}
 }
 
 // Close stops the DNS server. Bridges, rules and containers' veths stay: containers
@@ -183,6 +238,20 @@ func (c *Controller) saveLocked() error {
 		return err
 	}
 	return atomicfile.WriteFile(c.recordsPath(), b, 0o600)
+}
+
+// dropOrphanPools removes the address pools of networks that have no record (a crash
+// in Create between taking the pools and saving the record, or networks.json restored
+// from an older state), so their subnets are free again.
+func (c *Controller) dropOrphanPools() {
+	for key := range c.ipam.Pools() {
+		id, _, _ := strings.Cut(key, "/")
+		if c.networks[id] == nil {
+			if err := c.ipam.RemovePool(key); err != nil {
+				c.log.Warn("remove the address pool of a network that is gone", "pool", key, "err", err)
+			}
+		}
+	}
 }
 
 // ensurePredefined adds bridge, host and none when missing.
@@ -290,7 +359,7 @@ func (c *Controller) upBridge(n *Network) error {
 	for _, s := range n.subnets() {
 		addrs = append(addrs, netip.PrefixFrom(s.Gateway, s.Prefix.Bits()))
 	}
-	if err := link.EnsureBridge(n.Bridge, addrs, n.MTU); err != nil {
+	if err := link.EnsureBridge(n.Bridge, c.cfg.FirewallTable, addrs, n.MTU); err != nil {
 		return fmt.Errorf("network %s: %w", n.Name, err)
 	}
 	if err := firewall.EnableRouteLocalnet(n.Bridge); err != nil {

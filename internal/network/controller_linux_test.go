@@ -1,11 +1,14 @@
 package network
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -171,5 +174,131 @@ func TestControllerJoinRestoreLeave(t *testing.T) {
 	}
 	if names, _ := link.ListByPrefix(n.Bridge); len(names) != 0 {
 		t.Errorf("the network's bridge is still there: %v", names)
+	}
+}
+
+// linkExists says whether the host has a link of that name.
+func linkExists(t *testing.T, name string) bool {
+	t.Helper()
+	names, err := link.ListByPrefix(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slices.Contains(names, name)
+}
+
+// forgetNetwork drops network id from networks.json, as a file restored from before
+// the network existed would.
+func forgetNetwork(t *testing.T, root, id string) {
+	t.Helper()
+	path := filepath.Join(root, "networks.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r records
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	r.Networks = slices.DeleteFunc(r.Networks, func(n *Network) bool { return n.ID == id })
+	if b, err = json.Marshal(r); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A berthd that starts removes the bridges and veths it made that nothing needs any
+// more, keeps a bridge a running container still hangs on, and touches no link of
+// another daemon or of nobody's.
+func TestControllerRemovesItsLeftoverLinks(t *testing.T) {
+	root := t.TempDir()
+	c, cfg := testController(t, root)
+	if err := c.Restore(nil); err != nil {
+		t.Fatal(err)
+	}
+	gone, err := c.Create(CreateRequest{Name: "gone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two containers on the default bridge: the first still runs after the restart,
+	// the second's record was lost (berthd died before writing it).
+	join := func(id string) *Sandbox {
+		t.Helper()
+		sb, err := c.Join(JoinRequest{ContainerID: id, Name: id, Hostname: id, NetNS: netns(t), Endpoints: []EndpointRequest{{Network: DefaultBridgeName}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sb
+	}
+	kept, lost := join("kept"), join("lost")
+	keptIf, lostIf := kept.Endpoints[0].HostIf, lost.Endpoints[0].HostIf
+
+	// Beside them, with names like berth's: a bridge nobody marked (a user's) and one
+	// another daemon made.
+	foreign, other := cfg.BridgePrefix+"f", cfg.BridgePrefix+"o"
+	if out, err := exec.Command("ip", "link", "add", foreign, "type", "bridge").CombinedOutput(); err != nil {
+		t.Fatalf("ip link add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "link", "del", foreign).Run() })
+	if err := link.EnsureBridge(other, "berth-test-another-daemon", nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { link.DeleteBridge(other) })
+
+	// berthd restarts with another --bridge and a networks.json that lacks "gone".
+	c.Close()
+	forgetNetwork(t, root, gone.ID)
+	cfg2 := cfg
+	cfg2.DefaultBridge = cfg.DefaultBridge + "n"
+	c2, err := Open(cfg2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if linkExists(t, gone.Bridge) {
+		t.Errorf("the bridge %s of a network that is gone is still there after Open", gone.Bridge)
+	}
+	if _, err := c2.ipam.Pool(poolKey(gone.ID, true)); !errdefs.IsNotFound(err) {
+		t.Errorf("the address pool of a network that is gone: %v", err)
+	}
+	if !linkExists(t, cfg.DefaultBridge) || !linkExists(t, cfg2.DefaultBridge) {
+		t.Errorf("after Open: old default bridge %s (it has ports) %v, new %s %v",
+			cfg.DefaultBridge, linkExists(t, cfg.DefaultBridge), cfg2.DefaultBridge, linkExists(t, cfg2.DefaultBridge))
+	}
+
+	// Restore with the container that still runs: the lost one's veth goes.
+	again := *kept
+	again.NetNS = netns(t) // any namespace: Restore does not enter it on the default bridge
+	if err := c2.Restore([]*Sandbox{&again}); err != nil {
+		t.Fatal(err)
+	}
+	if linkExists(t, lostIf) || !linkExists(t, keptIf) {
+		t.Errorf("after Restore: veth of the lost container %s exists: %v, of the running one %s: %v",
+			lostIf, linkExists(t, lostIf), keptIf, linkExists(t, keptIf))
+	}
+	if !linkExists(t, cfg.DefaultBridge) {
+		t.Errorf("the old default bridge went while a running container hangs on it")
+	}
+
+	// Once that container is gone, the next start removes the old bridge too.
+	c2.Leave(&again)
+	if err := link.DetachVeth(keptIf); err != nil {
+		t.Fatal(err)
+	}
+	c2.Close()
+	c3, err := Open(cfg2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c3.Close()
+	if linkExists(t, cfg.DefaultBridge) {
+		t.Errorf("the old default bridge %s is still there once no port holds it", cfg.DefaultBridge)
+	}
+	for _, name := range []string{foreign, other, cfg2.DefaultBridge} {
+		if !linkExists(t, name) {
+			t.Errorf("bridge %s was removed", name)
+		}
 	}
 }

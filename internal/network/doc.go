@@ -20,5 +20,7 @@
 //
 // The daemon records each container's Sandbox; after a restart it hands the running
 // ones to Restore, which reprograms the firewall in one batch (no duplicated rule)
-// and releases addresses nobody holds.
+// and releases what nobody holds: addresses, and the veths and bridges this daemon
+// made (marked as its own, see link/) that no container or network needs. Open has
+// already removed such bridges, unless a port still hangs on one.
 package network

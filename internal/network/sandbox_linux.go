@@ -118,7 +118,7 @@ func (c *Controller) attachLocked(sb *Sandbox, req EndpointRequest, gateway bool
 		}
 	}
 	hostIf, gotMAC, err := link.AttachVeth(link.VethOptions{
-		Bridge: n.Bridge, HostPrefix: c.cfg.VethPrefix, EndpointID: ep.ID, NetNS: sb.NetNS,
+		Bridge: n.Bridge, HostPrefix: c.cfg.VethPrefix, Owner: c.cfg.FirewallTable, EndpointID: ep.ID, NetNS: sb.NetNS,
 		IfName: ep.IfName, MAC: mac, Addrs: addrs, Gateways: gws, MTU: n.MTU,
 	})
 	if err != nil {
@@ -284,9 +284,9 @@ func (c *Controller) Disconnect(containerID, network string) (*Sandbox, error) {
 
 // Restore takes back the sandboxes of containers still running after berthd
 // restarted (each with NetNS set to its namespace now), programs the firewall with
-// every network and port in one batch (nothing is duplicated), and gives back
-// addresses that no running container holds (a crash between taking one and
-// recording it).
+// every network and port in one batch (nothing is duplicated), and gives back what no
+// running container holds (a crash between taking it and recording it): addresses,
+// and the veths this daemon made (and with them bridges no network has; see sweep).
 func (c *Controller) Restore(sbs []*Sandbox) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -313,6 +313,14 @@ func (c *Controller) Restore(sbs []*Sandbox) error {
 			}
 		}
 	}
+	// Their veths: any other this daemon made belongs to no container now.
+	hostIfs := map[string]bool{}
+	for _, sb := range c.sandbox {
+		for _, ep := range sb.Endpoints {
+			hostIfs[ep.HostIf] = true
+		}
+	}
+	c.sweep(hostIfs)
 	for key := range c.ipam.Pools() {
 		addrs, err := c.ipam.Allocated(key)
 		if err != nil {

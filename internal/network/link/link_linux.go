@@ -17,12 +17,12 @@ import (
 
 // EnsureBridge makes the bridge name exist with exactly the addresses addrs (the
 // gateways, with the subnets' lengths: 172.17.0.1/16) and mtu (0: the kernel's
-// default), and up. A bridge of that name that berth made (it has BridgeAlias) is
-// adopted: missing addresses are added and global addresses not in addrs removed, so a
-// changed bip takes effect. Any other link of that name is left alone and is an error
-// (errdefs.ErrAlreadyExists). If EnsureBridge creates the bridge and fails later, it
-// deletes it again.
-func EnsureBridge(name string, addrs []netip.Prefix, mtu int) (err error) {
+// default), up, and marked as owner's. A bridge of that name that berth made (it has a
+// berth-bridge mark) is adopted: marked as owner's if it was not, missing addresses
+// added and global addresses not in addrs removed, so a changed bip takes effect. Any
+// other link of that name is left alone and is an error (errdefs.ErrAlreadyExists). If
+// EnsureBridge creates the bridge and fails later, it deletes it again.
+func EnsureBridge(name, owner string, addrs []netip.Prefix, mtu int) (err error) {
 	if err := validName(name); err != nil {
 		return err
 	}
@@ -36,13 +36,18 @@ func EnsureBridge(name string, addrs []netip.Prefix, mtu int) (err error) {
 		if err := ours(br); err != nil {
 			return err
 		}
+		if a := alias(BridgeMark, owner); br.Attrs().Alias != a {
+			if err := netlink.LinkSetAlias(br, a); err != nil {
+				return fmt.Errorf("bridge %s: mark: %w", name, err)
+			}
+		}
 		if mtu > 0 && br.Attrs().MTU != mtu {
 			if err := netlink.LinkSetMTU(br, mtu); err != nil {
 				return fmt.Errorf("bridge %s: set mtu %d: %w", name, mtu, err)
 			}
 		}
 	case isNotFound(err):
-		if br, err = createBridge(name, mtu); err != nil {
+		if br, err = createBridge(name, owner, mtu); err != nil {
 			return err
 		}
 		defer func() {
@@ -62,8 +67,8 @@ func EnsureBridge(name string, addrs []netip.Prefix, mtu int) (err error) {
 	return nil
 }
 
-// createBridge adds a bridge with a random, fixed MAC address and marks it as berth's.
-func createBridge(name string, mtu int) (netlink.Link, error) {
+// createBridge adds a bridge with a random, fixed MAC address and marks it as owner's.
+func createBridge(name, owner string, mtu int) (netlink.Link, error) {
 	attrs := netlink.NewLinkAttrs()
 	attrs.Name = name
 	attrs.MTU = mtu
@@ -72,19 +77,16 @@ func createBridge(name string, mtu int) (netlink.Link, error) {
 	if err := netlink.LinkAdd(br); err != nil {
 		return nil, fmt.Errorf("bridge %s: create: %w", name, err)
 	}
-	// The kernel takes no alias when a link is created; a crash between these two
-	// calls leaves a bridge EnsureBridge will not adopt (an error naming it, not a
-	// wrong network).
-	if err := netlink.LinkSetAlias(br, BridgeAlias); err != nil {
+	if err := netlink.LinkSetAlias(br, alias(BridgeMark, owner)); err != nil {
 		netlink.LinkDel(br)
-		return nil, fmt.Errorf("bridge %s: set alias: %w", name, err)
+		return nil, fmt.Errorf("bridge %s: mark: %w", name, err)
 	}
 	return br, nil
 }
 
-// ours returns an error unless l is a bridge berth made.
+// ours returns an error unless l is a bridge berth made (for any owner).
 func ours(l netlink.Link) error {
-	if l.Type() != "bridge" || l.Attrs().Alias != BridgeAlias {
+	if _, marked := markOf(l.Attrs().Alias, BridgeMark); l.Type() != "bridge" || !marked {
 		return fmt.Errorf("link %s exists and is not a bridge berth created (type %s, alias %q): %w",
 			l.Attrs().Name, l.Type(), l.Attrs().Alias, errdefs.ErrAlreadyExists)
 	}
@@ -144,7 +146,7 @@ func DeleteBridge(name string) error {
 // veth pair and returns the host end's name and the MAC address of the container's
 // end. The container's end is created directly inside the namespace under its final
 // name, gets its MAC, addresses and default routes and is brought up with the
-// namespace's loopback. The host end joins the bridge with hairpin mode on (so a
+// namespace's loopback. The host end is marked as o.Owner's, joins the bridge with hairpin mode on (so a
 // container reaches its own published ports through the host's DNAT) and goes up.
 // On any error nothing is left behind: deleting the host end removes both ends.
 func AttachVeth(o VethOptions) (hostIf string, mac net.HardwareAddr, err error) {
@@ -203,6 +205,9 @@ func AttachVeth(o VethOptions) (hostIf string, mac net.HardwareAddr, err error) 
 		}
 	}()
 
+	if err := netlink.LinkSetAlias(veth, alias(VethMark, o.Owner)); err != nil {
+		return "", nil, fmt.Errorf("veth %s: mark: %w", hostIf, err)
+	}
 	if err := netlink.LinkSetMaster(veth, br); err != nil {
 		return "", nil, fmt.Errorf("veth %s: join bridge %s: %w", hostIf, o.Bridge, err)
 	}
@@ -277,23 +282,15 @@ func DetachVeth(hostIf string) error {
 	return nil
 }
 
-// ListByPrefix returns the names of the host's links that start with prefix, sorted,
-// for the daemon to find what a crash left (veths of dead endpoints, bridges of removed
-// networks). An empty prefix is refused: nothing should match every link.
+// ListByPrefix returns the names of the host's links that start with prefix, sorted.
+// An empty prefix is refused: nothing should match every link.
 func ListByPrefix(prefix string) ([]string, error) {
 	if prefix == "" {
 		return nil, fmt.Errorf("list links: empty prefix: %w", errdefs.ErrInvalidArgument)
 	}
-	var links []netlink.Link
-	var err error
-	// A dump the kernel reports as interrupted (a link changed meanwhile) is retried.
-	for range 5 {
-		if links, err = netlink.LinkList(); !errors.Is(err, netlink.ErrDumpInterrupted) {
-			break
-		}
-	}
+	links, err := linkList()
 	if err != nil {
-		return nil, fmt.Errorf("list links: %w", err)
+		return nil, err
 	}
 	var names []string
 	for _, l := range links {
@@ -303,6 +300,56 @@ func ListByPrefix(prefix string) ([]string, error) {
 	}
 	slices.Sort(names)
 	return names, nil
+}
+
+// Owned returns the links marked as made for owner, sorted by name: its bridges (a
+// bridge of type bridge with the berth-bridge mark), each with the links attached to
+// it, and the host ends of its veths (type veth, the berth-veth mark). A daemon that
+// starts compares them with what it still needs (see the package documentation); links
+// of other owners, unmarked ones and those of older berths are never listed. An empty
+// owner is refused.
+func Owned(owner string) ([]Made, error) {
+	if owner == "" {
+		return nil, fmt.Errorf("list links: no owner: %w", errdefs.ErrInvalidArgument)
+	}
+	links, err := linkList()
+	if err != nil {
+		return nil, err
+	}
+	var out []Made
+	byIndex := map[int]int{} // a bridge's index -> its place in out
+	for _, l := range links {
+		a := l.Attrs()
+		if o, ok := markOf(a.Alias, BridgeMark); ok && o == owner && l.Type() == "bridge" {
+			byIndex[a.Index] = len(out)
+			out = append(out, Made{Name: a.Name, Bridge: true})
+		} else if o, ok := markOf(a.Alias, VethMark); ok && o == owner && l.Type() == "veth" {
+			out = append(out, Made{Name: a.Name})
+		}
+	}
+	for _, l := range links {
+		if i, ok := byIndex[l.Attrs().MasterIndex]; ok {
+			out[i].Ports = append(out[i].Ports, l.Attrs().Name)
+		}
+	}
+	slices.SortFunc(out, func(a, b Made) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// linkList is every link of the calling thread's network namespace. A dump the kernel
+// reports as interrupted (a link changed meanwhile) is retried.
+func linkList() ([]netlink.Link, error) {
+	var links []netlink.Link
+	var err error
+	for range 5 {
+		if links, err = netlink.LinkList(); !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list links: %w", err)
+	}
+	return links, nil
 }
 
 // EnableForwarding turns on IPv4 forwarding (net.ipv4.ip_forward), which NAT from a

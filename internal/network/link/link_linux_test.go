@@ -27,6 +27,7 @@ import (
 type testNet struct {
 	bridge     string
 	vethPrefix string
+	owner      string // the mark of the test's links
 	n          byte
 }
 
@@ -39,7 +40,7 @@ func randHex(n int) string {
 func newTestNet(t *testing.T) *testNet {
 	t.Helper()
 	testutil.RequireRoot(t, "creates bridges, veth pairs and network namespaces")
-	tn := &testNet{bridge: "berth-test-" + randHex(4), vethPrefix: "btl" + randHex(4)}
+	tn := &testNet{bridge: "berth-test-" + randHex(4), vethPrefix: "btl" + randHex(4), owner: "berth-test-" + randHex(8)}
 	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +101,7 @@ func (tn *testNet) ensureBridge(t *testing.T) {
 		netip.PrefixFrom(tn.outside(), 32),
 		netip.PrefixFrom(tn.v6(1), 64),
 	}
-	if err := EnsureBridge(tn.bridge, addrs, 0); err != nil {
+	if err := EnsureBridge(tn.bridge, tn.owner, addrs, 0); err != nil {
 		t.Fatalf("EnsureBridge: %v", err)
 	}
 	t.Cleanup(func() {
@@ -114,7 +115,7 @@ func (tn *testNet) ensureBridge(t *testing.T) {
 func (tn *testNet) attach(t *testing.T, netns string, host int) (string, net.HardwareAddr) {
 	t.Helper()
 	hostIf, mac, err := AttachVeth(VethOptions{
-		Bridge: tn.bridge, HostPrefix: tn.vethPrefix, EndpointID: randHex(64), NetNS: netns, IfName: "eth0",
+		Bridge: tn.bridge, HostPrefix: tn.vethPrefix, Owner: tn.owner, EndpointID: randHex(64), NetNS: netns, IfName: "eth0",
 		Addrs:    []netip.Prefix{netip.PrefixFrom(tn.v4(host), 24), netip.PrefixFrom(tn.v6(host), 64)},
 		Gateways: []netip.Addr{tn.v4(1), tn.v6(1)},
 	})
@@ -386,7 +387,7 @@ func TestForeignLinksAreLeftAlone(t *testing.T) {
 	}
 	t.Cleanup(func() { netlink.LinkDel(foreign) })
 
-	err := EnsureBridge(tn.bridge, []netip.Prefix{netip.PrefixFrom(tn.v4(1), 24)}, 0)
+	err := EnsureBridge(tn.bridge, tn.owner, []netip.Prefix{netip.PrefixFrom(tn.v4(1), 24)}, 0)
 	if !errdefs.IsAlreadyExists(err) {
 		t.Fatalf("EnsureBridge over a bridge berth did not make: err = %v", err)
 	}
@@ -407,7 +408,7 @@ func TestForeignLinksAreLeftAlone(t *testing.T) {
 
 func TestEnsureBridgeAdoptsAndCorrects(t *testing.T) {
 	tn := newTestNet(t)
-	if err := EnsureBridge(tn.bridge, []netip.Prefix{netip.PrefixFrom(tn.v4(1), 24)}, 0); err != nil {
+	if err := EnsureBridge(tn.bridge, tn.owner, []netip.Prefix{netip.PrefixFrom(tn.v4(1), 24)}, 0); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { DeleteBridge(tn.bridge) })
@@ -417,7 +418,7 @@ func TestEnsureBridgeAdoptsAndCorrects(t *testing.T) {
 	}
 	// A restart with another bip and mtu: the old gateway address goes, the new one comes.
 	newGw := netip.PrefixFrom(tn.v4(129), 25)
-	if err := EnsureBridge(tn.bridge, []netip.Prefix{newGw}, 1400); err != nil {
+	if err := EnsureBridge(tn.bridge, tn.owner, []netip.Prefix{newGw}, 1400); err != nil {
 		t.Fatal(err)
 	}
 	l, err := netlink.LinkByName(tn.bridge)
@@ -436,6 +437,71 @@ func TestEnsureBridgeAdoptsAndCorrects(t *testing.T) {
 	}
 	if got := readSys(t, "/sys/class/net/"+tn.bridge+"/address"); got != mac {
 		t.Fatalf("bridge MAC changed from %s to %s", mac, got)
+	}
+}
+
+// Owned finds the bridges and veths one owner made, with a bridge's ports, and none of
+// another owner's, an older berth's or a link berth did not make.
+func TestOwnedFindsOnlyTheOwnersLinks(t *testing.T) {
+	tn := newTestNet(t)
+	tn.ensureBridge(t)
+	hostIf, _ := tn.attach(t, newNetNS(t), 2)
+	if got := readSys(t, "/sys/class/net/"+hostIf+"/ifalias"); got != VethMark+" "+tn.owner {
+		t.Errorf("veth alias = %q, want %q", got, VethMark+" "+tn.owner)
+	}
+
+	// Beside them: a bridge of another owner, one of a berth that recorded no owner,
+	// and one berth did not make.
+	other, legacy, foreign := tn.vethPrefix+"o", tn.vethPrefix+"l", tn.vethPrefix+"f"
+	if err := EnsureBridge(other, "berth-test-other", nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { DeleteBridge(other) })
+	for _, name := range []string{legacy, foreign} {
+		attrs := netlink.NewLinkAttrs()
+		attrs.Name = name
+		br := &netlink.Bridge{LinkAttrs: attrs}
+		if err := netlink.LinkAdd(br); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { netlink.LinkDel(br) })
+		if name == legacy {
+			if err := netlink.LinkSetAlias(br, BridgeMark); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	owned := func() string {
+		t.Helper()
+		made, err := Owned(tn.owner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s []string
+		for _, m := range made {
+			s = append(s, fmt.Sprintf("%s bridge=%v ports=%v", m.Name, m.Bridge, m.Ports))
+		}
+		return strings.Join(s, "; ")
+	}
+	want := fmt.Sprintf("%s bridge=true ports=[%s]; %s bridge=false ports=[]", tn.bridge, hostIf, hostIf)
+	if got := owned(); got != want {
+		t.Errorf("Owned:\n got %s\nwant %s", got, want)
+	}
+	if _, err := Owned(""); !errdefs.IsInvalidArgument(err) {
+		t.Errorf("Owned(\"\") = %v, want invalid argument", err)
+	}
+
+	// An older berth's bridge is adopted under the owner's mark; another owner's is
+	// adopted too when asked for by name (its network is the caller's).
+	if err := EnsureBridge(legacy, tn.owner, nil, 0); err != nil {
+		t.Fatalf("adopting a bridge of an older berth: %v", err)
+	}
+	if got := readSys(t, "/sys/class/net/"+legacy+"/ifalias"); got != BridgeMark+" "+tn.owner {
+		t.Errorf("adopted bridge alias = %q", got)
+	}
+	if got := owned(); !strings.Contains(got, legacy+" bridge=true") || strings.Contains(got, other) || strings.Contains(got, foreign) {
+		t.Errorf("Owned after adopting %s: %s", legacy, got)
 	}
 }
 
@@ -466,7 +532,7 @@ func TestSetSysctl(t *testing.T) {
 func BenchmarkAttachDetach(b *testing.B) {
 	testutil.RequireRoot(b, "creates bridges and veth pairs")
 	tn := &testNet{bridge: "berth-test-" + randHex(4), vethPrefix: "btl" + randHex(4), n: randByte()}
-	if err := EnsureBridge(tn.bridge, []netip.Prefix{netip.PrefixFrom(tn.v4(1), 24)}, 0); err != nil {
+	if err := EnsureBridge(tn.bridge, tn.owner, []netip.Prefix{netip.PrefixFrom(tn.v4(1), 24)}, 0); err != nil {
 		b.Fatal(err)
 	}
 	defer DeleteBridge(tn.bridge)

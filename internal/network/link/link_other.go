@@ -13,7 +13,7 @@ import (
 var errNotLinux = fmt.Errorf("bridge networking needs Linux: %w", errdefs.ErrNotImplemented)
 
 // EnsureBridge needs Linux.
-func EnsureBridge(name string, addrs []netip.Prefix, mtu int) error { return errNotLinux }
+func EnsureBridge(name, owner string, addrs []netip.Prefix, mtu int) error { return errNotLinux }
 
 // DeleteBridge needs Linux.
 func DeleteBridge(name string) error { return errNotLinux }
@@ -26,6 +26,9 @@ func DetachVeth(hostIf string) error { return errNotLinux }
 
 // ListByPrefix needs Linux.
 func ListByPrefix(prefix string) ([]string, error) { return nil, errNotLinux }
+
+// Owned needs Linux.
+func Owned(owner string) ([]Made, error) { return nil, errNotLinux }
 
 // EnableForwarding needs Linux.
 func EnableForwarding(ipv6 bool) error { return errNotLinux }
