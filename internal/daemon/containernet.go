@@ -292,16 +292,17 @@ func portRequests(hc *container.HostConfig, cfg *container.Config) ([]network.Po
 			bindings = []networktypes.PortBinding{{}}
 		}
 		for _, b := range bindings {
+			// 0.0.0.0 and :: stay as given: each publishes on its own family only.
 			r := network.PortRequest{Proto: proto, HostIP: b.HostIP, ContainerPort: p.Num()}
-			if r.HostIP.IsValid() && r.HostIP.IsUnspecified() {
-				r.HostIP = netip.Addr{}
-			}
 			if b.HostPort != "" {
 				lo, hi, err := parsePortRange(b.HostPort)
 				if err != nil {
 					return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid port specification: %q", b.HostPort))
 				}
 				r.HostPort, r.HostPortEnd = lo, hi
+			}
+			if err := r.Validate(); err != nil {
+				return nil, err
 			}
 			out = append(out, r)
 		}
@@ -365,11 +366,7 @@ func (d *Daemon) networkSettings(s *ctr.Container) *container.NetworkSettings {
 			if err != nil {
 				continue
 			}
-			hostIP := b.HostIP
-			if !hostIP.IsValid() {
-				hostIP = netip.IPv4Unspecified()
-			}
-			ns.Ports[p] = append(ns.Ports[p], networktypes.PortBinding{HostIP: hostIP, HostPort: strconv.Itoa(int(b.HostPort))})
+			ns.Ports[p] = append(ns.Ports[p], networktypes.PortBinding{HostIP: b.HostAddr(), HostPort: strconv.Itoa(int(b.HostPort))})
 		}
 		return ns
 	}
@@ -397,11 +394,7 @@ func portSummaries(s *ctr.Container) []container.PortSummary {
 	bound := map[string]bool{}
 	if s.Network != nil && s.State.Running() {
 		for _, b := range s.Network.Bindings {
-			ip := b.HostIP
-			if !ip.IsValid() {
-				ip = netip.IPv4Unspecified()
-			}
-			out = append(out, container.PortSummary{IP: ip, PrivatePort: b.ContainerPort, PublicPort: b.HostPort, Type: string(b.Proto)})
+			out = append(out, container.PortSummary{IP: b.HostAddr(), PrivatePort: b.ContainerPort, PublicPort: b.HostPort, Type: string(b.Proto)})
 			bound[fmt.Sprintf("%d/%s", b.ContainerPort, b.Proto)] = true
 		}
 	}

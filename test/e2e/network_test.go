@@ -74,7 +74,7 @@ func nftElements(t *testing.T, d *daemon, set string) int {
 	}
 	body := s[i+len("elements = {"):]
 	body = body[:strings.Index(body, "}")]
-	return strings.Count(body, ":")
+	return strings.Count(body, " : ") // "tcp . 8080 : fd00::2 . 80"
 }
 
 // unreachable says whether a wget that must fail failed as a network failure. It
@@ -575,4 +575,104 @@ services:
 	if out := d.mustDocker("network", "ls", "--format", "{{.Name}}"); strings.Contains(out, "berthe2e") {
 		t.Errorf("the project network is left after down: %q", out)
 	}
+}
+
+// On a dual-stack network a published port answers over IPv6 too, translated in the
+// kernel to the container's IPv6 address, as Docker's with ip6tables: -p 8080:80
+// publishes on 0.0.0.0 and [::], -p [::]:8080:80 on IPv6 only, -p [ADDR]:8080:80 on
+// that address; [::1] cannot be forwarded (no route_localnet in IPv6) and is refused
+// in one line.
+func TestPublishedPortsOverIPv6(t *testing.T) {
+	d := withImage(t)
+	sub := fmt.Sprintf("fd00:%x:%x::/64", mathrand.IntN(0xffff), mathrand.IntN(0xffff))
+	d.mustDocker("network", "create", "--ipv6", "--subnet", sub, "dual")
+	httpd := []string{"bbox", "httpd", "-f", "-p", "80", "-h", "/etc"}
+	run := func(name, publish string) (id string, port int) {
+		t.Helper()
+		port = freePort(t)
+		d.mustDocker(append([]string{"run", "-d", "--name", name, "--network", "dual", "-p", fmt.Sprintf(publish, port)}, httpd...)...)
+		return strings.TrimSpace(d.mustDocker("inspect", "-f", "{{.Id}}", name))[:12], port
+	}
+	// The host reaches the network's IPv6 gateway, an address of its own.
+	gw6 := strings.TrimSpace(d.mustDocker("network", "inspect", "-f", `{{range .IPAM.Config}}{{if .Gateway}}{{.Gateway}} {{end}}{{end}}`, "dual"))
+	if f := strings.Fields(gw6); len(f) == 2 {
+		gw6 = f[1]
+	}
+	if !strings.Contains(gw6, ":") {
+		t.Fatalf("the network's IPv6 gateway: %q", gw6)
+	}
+	answers := func(host string, port int, want string) {
+		t.Helper()
+		url := fmt.Sprintf("http://%s/hostname", net.JoinHostPort(host, strconv.Itoa(port)))
+		if body, err := httpGet(url); err != nil || strings.TrimSpace(body) != want {
+			t.Errorf("GET %s = %q, %v; want %s", url, body, err, want)
+		}
+	}
+	silent := func(host string, port int) {
+		t.Helper()
+		if c, err := net.DialTimeout("tcp", net.JoinHostPort(host, strconv.Itoa(port)), time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s:%d answers; it was not published there", host, port)
+		}
+	}
+
+	// -p PORT:80: both families, the same host port.
+	both, p1 := run("both", "%d:80")
+	answers(gw6, p1, both)
+	answers("127.0.0.1", p1, both)
+	if out := d.mustDocker("port", "both"); out != fmt.Sprintf("80/tcp -> 0.0.0.0:%d\n80/tcp -> [::]:%d\n", p1, p1) {
+		t.Errorf("docker port both = %q", out)
+	}
+	if out := d.mustDocker("ps", "--format", "{{.Ports}}", "--filter", "name=both"); out != fmt.Sprintf("0.0.0.0:%d->80/tcp, [::]:%d->80/tcp\n", p1, p1) {
+		t.Errorf("ps PORTS = %q", out)
+	}
+
+	// -p [::]:PORT:80: IPv6 only.
+	v6, p2 := run("v6", "[::]:%d:80")
+	answers(gw6, p2, v6)
+	silent("127.0.0.1", p2)
+	if out := d.mustDocker("port", "v6"); out != fmt.Sprintf("80/tcp -> [::]:%d\n", p2) {
+		t.Errorf("docker port v6 = %q", out)
+	}
+
+	// -p [ADDR]:PORT:80: that address only. 2001:db8::1 is no address of this host:
+	// the port is recorded and programmed, and answers nowhere else.
+	one, p3 := run("one", "["+gw6+"]:%d:80")
+	answers(gw6, p3, one)
+	silent("127.0.0.1", p3)
+	_, p4 := run("doc", "[2001:db8::1]:%d:80")
+	if out := d.mustDocker("port", "doc"); out != fmt.Sprintf("80/tcp -> [2001:db8::1]:%d\n", p4) {
+		t.Errorf("docker port doc = %q", out)
+	}
+	silent(gw6, p4)
+	if n := nftElements(t, d, "ports_v6"); n != 2 {
+		t.Errorf("%d elements in ports_v6, want 2 (both and v6)", n)
+	}
+	if n := nftElements(t, d, "ports_v6_addr"); n != 2 {
+		t.Errorf("%d elements in ports_v6_addr, want 2 (one and doc)", n)
+	}
+
+	// [::1] cannot work without a proxy process: refused at create, in one line.
+	_, stderr, code := d.docker(append([]string{"run", "-d", "--name", "lo6", "--network", "dual", "-p", "[::1]:8080:80"}, httpd...)...)
+	first, _, _ := strings.Cut(stderr, "\n")
+	if code == 0 || !strings.Contains(first, "cannot publish [::1]:8080:80/tcp: Linux cannot forward the IPv6 loopback address to a container") || !strings.HasSuffix(first, "or 127.0.0.1") {
+		t.Errorf("-p [::1]:8080:80: exit %d, %q", code, stderr)
+	}
+	if out := d.mustDocker("ps", "-aq", "--filter", "name=lo6"); out != "" {
+		t.Errorf("a refused -p [::1] left a container: %q", out)
+	}
+	// [::] on a network without IPv6: no address to send it to.
+	_, stderr, code = d.docker(append([]string{"run", "-d", "--name", "nov6", "-p", "[::]:8080:80"}, httpd...)...)
+	if code == 0 || !strings.Contains(stderr, "the container has no IPv6 address") {
+		t.Errorf("-p [::]:8080:80 on an IPv4 network: exit %d, %q", code, stderr)
+	}
+
+	d.mustDocker("rm", "-f", "both", "v6", "one", "doc", "nov6")
+	for _, m := range []string{"ports_v4", "ports_v6", "ports_v6_addr"} {
+		if n := nftElements(t, d, m); n != 0 {
+			t.Errorf("%d elements left in %s after the containers went", n, m)
+		}
+	}
+	silent(gw6, p1)
+	d.mustDocker("network", "rm", "dual")
 }
