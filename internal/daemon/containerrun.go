@@ -46,11 +46,19 @@ type runner struct {
 	initBin string
 	rt      *runtime.Runtime
 
+	// group launches containers into shims shared by up to shimCapacity containers.
+	group *shim.Group
+
 	mu    sync.Mutex
 	shims map[string]*shim.Client
 	// ops serialises lifecycle operations (start, stop, kill, remove...) per container.
 	ops map[string]*sync.Mutex
 }
+
+// shimCapacity is how many containers one shim serves at most: its fixed cost (a Go
+// runtime, about 0.8 MB) is spread over them, and a shim killed by hand takes no more
+// than that many containers' stdio with it.
+const shimCapacity = 16
 
 // findRuntime finds berth-runtime beside berthd's own binary, else on PATH.
 func findRuntime() string {
@@ -281,7 +289,7 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container, restart bool) (err
 		return fmt.Errorf("container %s: %w", s.ID, err)
 	}
 	os.Remove(filepath.Join(bundle, "exit.json"))
-	client, err := shim.Launch(ctx, shim.Opts{
+	client, err := d.run.group.Launch(ctx, shim.Opts{
 		Runtime:     d.run.bin,
 		ID:          s.ID,
 		Bundle:      bundle,
@@ -293,6 +301,7 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container, restart bool) (err
 		// without a TTY: a terminal session can be detached from and rejoined.
 		StdinOnce: s.Config.StdinOnce && !s.Config.Tty,
 		Log:       d.logConfig(s),
+		HostPidNS: shim.SharesPidNS(spec),
 	})
 	if err != nil {
 		return translateStartError(err)

@@ -50,7 +50,13 @@ func (d *Daemon) openContainers() error {
 	d.pending = map[string][]*pendingAttach{}
 	d.execs = map[string]*execRecord{}
 	rt := runtime.New(filepath.Join(d.cfg.ExecRoot, "runtime"))
-	d.run = &runner{bin: findRuntime(), rt: rt, shims: map[string]*shim.Client{}, ops: map[string]*sync.Mutex{}}
+	d.run = &runner{
+		bin:   findRuntime(),
+		rt:    rt,
+		group: shim.NewGroup(filepath.Join(d.cfg.ExecRoot, "shims"), shimCapacity, 0),
+		shims: map[string]*shim.Client{},
+		ops:   map[string]*sync.Mutex{},
+	}
 	if d.run.bin != "" {
 		rt.Self = d.run.bin
 		if d.run.initBin, err = prepareInit(d.run.bin, filepath.Join(d.cfg.DataRoot, "docker-init")); err != nil {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-engine/berth/internal/runtime/shim"
 )
 
 // withImage starts a berthd holding the busybox image "bbox" (CMD sh).
@@ -398,8 +400,13 @@ func TestContainerChurn(t *testing.T) {
 			t.Errorf("%s holds %d entries after churn", dir, len(entries))
 		}
 	}
+	// A shim with no container left exits once it has stayed idle (shim.DefaultIdle).
+	deadline := time.Now().Add(shim.DefaultIdle + 5*time.Second)
+	for countShims(d.ExecRoot) != 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
 	if shims := countShims(d.ExecRoot); shims != 0 {
-		t.Errorf("%d shims left", shims)
+		t.Errorf("%d shims left %v after the last container", shims, shim.DefaultIdle+5*time.Second)
 	}
 }
 

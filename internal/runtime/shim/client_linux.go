@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 
 // Opts say which container a shim runs and how.
 type Opts struct {
-	// Runtime is the berth-runtime binary; the shim is "Runtime shim ID STATEDIR".
+	// Runtime is the berth-runtime binary; the shim is "Runtime shim ...".
 	Runtime     string `json:"-"`
 	ID          string `json:"id"`
 	Bundle      string `json:"bundle"`      // config.json and rootfs
@@ -36,6 +37,9 @@ type Opts struct {
 	// ExitGrace is how long the shim stays after the exit while no client is
 	// connected (0: 5 s). A client that connects later finds exit.json.
 	ExitGrace time.Duration `json:"exitGrace,omitempty"`
+	// HostPidNS: the container shares the host's pid namespace (SharesPidNS), and so
+	// needs a shim of its own.
+	HostPidNS bool `json:"hostPidNS,omitempty"`
 }
 
 // Client talks to one container's shim.
@@ -50,100 +54,279 @@ func (c *Client) Pid() int { return c.pid }
 // StateDir is the shim's state directory.
 func (c *Client) StateDir() string { return c.dir }
 
-// Launch starts the shim of a new container and returns once the shim has created
-// it (its program has not started: attach first if need be, then Start) and is
-// listening. The shim runs in a session of its own with stdio on /dev/null and none
-// of the caller's descriptors, so it outlives the caller. StateDir is made if
-// missing. On failure the error is the shim's one-line reason, and nothing is left:
-// no process, no container, no state dir (if Launch made it).
+// Launch starts a shim of its own for a new container and returns once the shim has
+// created it (its program has not started: attach first if need be, then Start) and
+// is listening. The shim runs in a session of its own with stdio on /dev/null and
+// none of the caller's descriptors, so it outlives the caller. StateDir is made if
+// missing. On failure the error is the one-line reason, and nothing is left: no
+// process, no container, no state dir (if Launch made it).
 //
-// While the caller lives, it reaps the shim when the shim exits.
+// While the caller lives, it reaps the shim when the shim exits. Group.Launch puts
+// several containers in one shim.
 func Launch(ctx context.Context, o Opts) (_ *Client, err error) {
-	if o.Runtime == "" || o.ID == "" || o.Bundle == "" || o.RuntimeRoot == "" || o.StateDir == "" {
-		return nil, errors.New("shim: Runtime, ID, Bundle, RuntimeRoot and StateDir are required")
+	o, undo, err := prepare(o)
+	if err != nil {
+		return nil, err
 	}
-	for _, p := range []*string{&o.Bundle, &o.RuntimeRoot, &o.StateDir} {
-		if *p, err = filepath.Abs(*p); err != nil {
-			return nil, err
-		}
-	}
-	madeDir := false
-	if _, err := os.Stat(o.StateDir); errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
-			return nil, fmt.Errorf("shim state dir: %w", err)
-		}
-		madeDir = true
-	}
-	defer func() {
-		if err == nil {
-			return
-		}
-		if madeDir {
-			os.RemoveAll(o.StateDir)
-		} else {
-			for _, name := range []string{sockName, pidName, exitName} {
-				os.Remove(filepath.Join(o.StateDir, name))
-			}
-		}
-	}()
+	defer func() { undo(err) }()
 	ours, theirs, err := socketPair()
 	if err != nil {
 		return nil, err
 	}
 	defer ours.Close()
-	cmd := exec.Command(o.Runtime, "shim", o.ID, o.StateDir)
-	cmd.ExtraFiles = []*os.File{theirs}
+	sh, err := startShim(o.Runtime, theirs)
+	theirs.Close()
+	if err != nil {
+		return nil, err
+	}
+	c, err := launchOn(ctx, ours, o)
+	if err == nil {
+		return c, nil
+	}
+	// A shim of one container exits once it has none; make sure it did.
+	select {
+	case <-sh.exited:
+	case <-time.After(cancelWait):
+		sh.kill()
+	}
+	if errors.Is(err, ErrShimGone) || ctx.Err() != nil {
+		Reap(o.StateDir, o.RuntimeRoot, o.ID)
+	}
+	return nil, err
+}
+
+// prepare checks and completes o for a launch and makes its state dir. undo, given
+// the launch's error, removes what a failed launch left in the state dir.
+func prepare(o Opts) (Opts, func(error), error) {
+	if o.Runtime == "" || o.ID == "" || o.Bundle == "" || o.RuntimeRoot == "" || o.StateDir == "" {
+		return o, nil, errors.New("shim: Runtime, ID, Bundle, RuntimeRoot and StateDir are required")
+	}
+	for _, p := range []*string{&o.Bundle, &o.RuntimeRoot, &o.StateDir} {
+		var err error
+		if *p, err = filepath.Abs(*p); err != nil {
+			return o, nil, err
+		}
+	}
+	madeDir := false
+	if _, err := os.Stat(o.StateDir); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
+			return o, nil, fmt.Errorf("shim state dir: %w", err)
+		}
+		madeDir = true
+	}
+	undo := func(err error) {
+		switch {
+		case err == nil:
+		case madeDir:
+			os.RemoveAll(o.StateDir)
+		default:
+			for _, name := range []string{sockName, pidName, exitName} {
+				os.Remove(filepath.Join(o.StateDir, name))
+			}
+		}
+	}
+	return o, undo, nil
+}
+
+// cancelWait bounds how long a cancelled launch waits for the shim to undo it.
+const cancelWait = 30 * time.Second
+
+// shimProc is a shim process the caller started, reaped by the caller.
+type shimProc struct {
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once it has exited and been reaped
+}
+
+func (p *shimProc) kill() {
+	p.cmd.Process.Kill()
+	<-p.exited
+}
+
+// startShim starts "RUNTIME shim ARGS..." with fd 3 as its launcher (see Main).
+func startShim(runtimeBin string, fd3 *os.File, args ...string) (*shimProc, error) {
+	cmd := exec.Command(runtimeBin, append([]string{"shim"}, args...)...)
+	cmd.ExtraFiles = []*os.File{fd3}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Dir = "/"
 	// One P: the shim is I/O bound, and each P costs memory (its caches, its threads).
 	// No heap profiling: its first sample allocates a 1.4 MB bucket table for good.
 	cmd.Env = []string{"GOMAXPROCS=1", "GODEBUG=memprofilerate=0"}
-	err = cmd.Start()
-	theirs.Close()
-	if err != nil {
+	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start shim: %w", err)
 	}
-	waited := make(chan error, 1)
 	exited, err := exitWaiter(cmd.Process.Pid)
 	if err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
 		return nil, fmt.Errorf("watch shim: %w", err)
 	}
+	p := &shimProc{cmd: cmd, exited: make(chan struct{})}
 	go func() {
 		exited() // without holding a thread for the shim's whole life
-		waited <- cmd.Wait()
+		cmd.Wait()
+		close(p.exited)
 	}()
+	return p, nil
+}
 
+// launchOn runs the launch protocol on f, a connection to a shim (see monitor.launch):
+// the options, the reply, the commit. If ctx ends first, the launch is cancelled
+// and launchOn waits (at most cancelWait) until the shim has undone it.
+func launchOn(ctx context.Context, f *os.File, o Opts) (*Client, error) {
 	var r reply
 	replied := make(chan error, 1)
 	go func() {
-		if err := writeJSONLine(ours, o); err != nil {
+		if err := writeJSONLine(f, o); err != nil {
 			replied <- err
 			return
 		}
-		replied <- json.NewDecoder(ours).Decode(&r)
+		line, err := readLine(bufio.NewReaderSize(f, 512), maxRequest)
+		if err == nil {
+			err = json.Unmarshal(line, &r)
+		}
+		replied <- err
 	}()
+	var err error
 	select {
 	case err = <-replied:
 	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	switch {
-	case err == nil && r.Error == "":
-		return &Client{dir: o.StateDir, pid: r.Pid}, nil
-	case err == nil:
-		<-waited // the shim exits once it has reported, having removed the container
-		return nil, r.err()
-	}
-	// The shim died during setup, or we gave up: make sure nothing is left.
-	cmd.Process.Kill()
-	werr := <-waited
-	Reap(o.StateDir, o.RuntimeRoot, o.ID)
-	if ctx.Err() != nil {
+		// Our end of file cancels; the shim closes once it has undone the launch.
+		closeWrite(f)
+		f.SetReadDeadline(time.Now().Add(cancelWait))
+		<-replied
 		return nil, fmt.Errorf("shim: create container %s: %w", o.ID, ctx.Err())
 	}
-	return nil, fmt.Errorf("shim exited while creating container %s (%v): %w", o.ID, werr, ErrShimGone)
+	if err != nil {
+		return nil, fmt.Errorf("shim exited while creating container %s (%v): %w", o.ID, err, ErrShimGone)
+	}
+	if err := r.err(); err != nil {
+		return nil, err
+	}
+	if _, err := f.Write([]byte(commitLine + "\n")); err != nil {
+		return nil, fmt.Errorf("shim exited while creating container %s (%v): %w", o.ID, err, ErrShimGone)
+	}
+	return &Client{dir: o.StateDir, pid: r.Pid}, nil
+}
+
+// Group launches containers into shared shims: a shim serves up to capacity
+// containers, which spreads its fixed cost (a Go runtime, about 0.8 MB) over them;
+// containers in the host's pid namespace still get a shim of their own (their
+// orphans come to their shim, which must then reap every child it has). A shim whose
+// containers are all gone exits after a while; the group then starts another.
+type Group struct {
+	dir      string
+	capacity int
+	idle     time.Duration
+
+	mu      sync.Mutex
+	current string // the launch socket of the shim taking launches, or ""
+	seq     int
+}
+
+// NewGroup returns a Group whose shims keep their launch sockets in dir, serve up to
+// capacity containers each, and exit once they have had none for idle (0:
+// DefaultIdle). The sockets of shims that are gone (killed: a shim removes its own
+// when it exits) are removed.
+func NewGroup(dir string, capacity int, idle time.Duration) *Group {
+	if entries, err := os.ReadDir(dir); err == nil {
+		for _, e := range entries {
+			path := filepath.Join(dir, e.Name())
+			f, err := dial(path)
+			if err == nil {
+				f.Close()
+			} else if errors.Is(err, unix.ECONNREFUSED) {
+				os.Remove(path)
+			}
+		}
+	}
+	if idle <= 0 {
+		idle = DefaultIdle
+	}
+	return &Group{dir: dir, capacity: max(capacity, 1), idle: idle}
+}
+
+// Launch is Launch for a container of the group (see the package-level Launch).
+func (g *Group) Launch(ctx context.Context, o Opts) (_ *Client, err error) {
+	if o.HostPidNS {
+		return Launch(ctx, o)
+	}
+	o, undo, err := prepare(o)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { undo(err) }()
+	// A shim may be full, closing or dead: the next one is tried, then a new one.
+	for attempt := 0; ; attempt++ {
+		path, err := g.shim(o.Runtime)
+		if err != nil {
+			return nil, err
+		}
+		f, err := dial(path)
+		if err != nil {
+			if attempt < 3 && (errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ECONNREFUSED)) {
+				g.retire(path)
+				continue
+			}
+			return nil, fmt.Errorf("shim %s: %w", path, err)
+		}
+		c, err := launchOn(ctx, f, o)
+		f.Close()
+		switch {
+		case err == nil:
+			return c, nil
+		case attempt < 3 && errors.Is(err, errShimUnavailable):
+			g.retire(path)
+			continue
+		case errors.Is(err, ErrShimGone):
+			// The shim died (or closed before taking us): whatever it made of the
+			// container goes; the next shim starts afresh.
+			g.retire(path)
+			Reap(o.StateDir, o.RuntimeRoot, o.ID)
+			os.Remove(filepath.Join(o.StateDir, exitName))
+			if attempt < 3 && ctx.Err() == nil {
+				continue
+			}
+		}
+		return nil, err
+	}
+}
+
+// shim returns the launch socket of the shim taking launches, starting one if none
+// does. The socket is bound and listening before the shim starts, so that launches
+// can queue on it at once.
+func (g *Group) shim(runtimeBin string) (string, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.current != "" {
+		return g.current, nil
+	}
+	if err := os.MkdirAll(g.dir, 0o700); err != nil {
+		return "", fmt.Errorf("shim dir: %w", err)
+	}
+	g.seq++
+	// Unique across berthd restarts: a shim of an earlier berthd may still listen.
+	path := filepath.Join(g.dir, fmt.Sprintf("%x-%d.sock", time.Now().UnixNano(), g.seq))
+	ln, err := listen(path)
+	if err != nil {
+		return "", err
+	}
+	_, err = startShim(runtimeBin, ln, "--capacity", strconv.Itoa(g.capacity), "--control", path, "--idle", g.idle.String())
+	ln.Close()
+	if err != nil {
+		os.Remove(path)
+		return "", err
+	}
+	g.current = path
+	return path, nil
+}
+
+// retire stops launching into the shim at path.
+func (g *Group) retire(path string) {
+	g.mu.Lock()
+	if g.current == path {
+		g.current = ""
+	}
+	g.mu.Unlock()
 }
 
 // Connect returns a client of the shim serving stateDir (berthd after a restart).
@@ -338,7 +521,7 @@ func (s *Stream) Close() error { return s.f.Close() }
 func (s *Stream) SetDeadline(t time.Time) error { return s.f.SetDeadline(t) }
 
 // shimPid returns the pid of the shim serving dir if that process still runs (its
-// command line names dir), else 0.
+// command line says shim), else 0.
 func shimPid(dir string) int {
 	b, err := os.ReadFile(filepath.Join(dir, pidName))
 	if err != nil {
@@ -353,7 +536,7 @@ func shimPid(dir string) int {
 		return 0
 	}
 	args := splitNUL(cmdline)
-	if len(args) < 4 || args[1] != "shim" || args[3] != dir {
+	if len(args) < 2 || args[1] != "shim" {
 		return 0
 	}
 	return pid

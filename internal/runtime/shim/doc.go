@@ -1,44 +1,60 @@
-// Package shim is the small process that stays beside each container for its whole
-// life, and the client berthd uses to talk to it.
+// Package shim is the small process that stays beside containers for their whole
+// lives, and the client berthd uses to talk to it.
 //
-// # Why a process per container
+// # Why a process beside the containers
 //
 // The daemon may crash, be upgraded or be killed with SIGKILL; the container must not
 // notice. Whatever a container needs from the host while it runs therefore lives in a
 // process of its own: the read ends of its stdout and stderr (or its pty master), the
 // write end of its stdin, its log file, and the right to reap it. That process is the
-// shim, "berth-runtime shim", started by Launch in a session of its own with nothing
-// of the daemon's (stdio on /dev/null, no inherited descriptors):
+// shim, "berth-runtime shim", started in a session of its own with nothing of the
+// daemon's (stdio on /dev/null, no inherited descriptors). It never creates a
+// container itself: for each launch it starts a creator, which creates the container
+// and hands the shim what serving it takes (handover_linux.go):
 //
-//	berthd --Launch--> berth-runtime shim ID STATEDIR        (setsid; outlives berthd)
-//	                     |  runtime.Create with stdio it holds (pipes, or a pty master)
-//	                     +-- berth-runtime init -> the container's program
-//	                     |  runtime.Exec for each exec, same stdio handling
-//	                     +-- berth-runtime exec-init -> the exec'd program
+//	berthd --Group.Launch--> berth-runtime shim --capacity 16 --control S  (setsid; outlives berthd)
+//	                           +-- berth-runtime shim-create ID STATEDIR   (exits once created)
+//	                           |     +-- berth-runtime init -> the container's program
+//	                           |         (reparented to the shim when the creator exits)
+//	                           |  runtime.Exec for each exec, same stdio handling
+//	                           +-- berth-runtime exec-init -> the exec'd program
 //
-// The shim is init's parent (it called Create) and a child subreaper, so exec'd
-// processes and anything they leave behind are reaped by it too: each child through a
-// pidfd in the Go poller, or, for a container in the host's pid namespace (whose
-// orphans come to us), by SIGCHLD and sweeps. Launch returns once the container is
-// created and the shim is listening; the program has not started, so a client can
-// attach before Start, as `docker run` attaches and then starts.
+// The shim is a child subreaper, so the containers' inits, exec'd processes and
+// anything they leave behind are reaped by it: each known child through a pidfd in the
+// Go poller, or, for a container in the host's pid namespace (whose orphans come to
+// the shim), by SIGCHLD and sweeps. Launch returns once the container is created and
+// the shim is listening on the container's own socket; the program has not started,
+// so a client can attach before Start, as `docker run` attaches and then starts.
+//
+// # Shared shims
+//
+// A Go process costs about 0.8 MB however little it does, more than the 1 MB a
+// container may cost berth in all. So one shim serves several containers (berthd:
+// up to 16), each through a server of its own, on a socket of its own, with the same
+// protocol: Group.Launch launches into the shim taking launches (on its launch socket,
+// bound by the group before the shim starts), and starts another when that one is
+// full, closing or gone. A shim with no container exits after a while (10 s). The
+// cost of sharing: a shim killed by hand takes its containers' stdio with it (they
+// run on; berthd reaps them as for any lost shim). A container in the host's pid
+// namespace gets a shim of its own (Launch), since its shim must reap every child.
+//
+// A launch is a transaction on one connection: the options, the reply, then the
+// client's commit; a client that goes away before committing (its context ended)
+// makes the shim kill the creator's process group, or the container, and undo what
+// was made before the connection closes.
 //
 // # Staying small
 //
-// A shim lives as long as its container, so its memory is paid per container. Once
-// the container is created the shim execs itself (handover_linux.go): the fresh image
-// holds only the descriptors and options it serves with, not what creating the
-// container cost. It then runs with one P, no heap profiling, no signal handling in the
-// default case (two OS threads saved), starts the container without reading its
-// record back, and gives memory back once a burst of execs is over: about 0.8 MB of
-// anonymous memory per idle shim.
+// The shim runs with one P, no heap profiling, no signal handling in the default case
+// (two OS threads saved), starts the container without reading its record back, and
+// gives memory back once a burst of launches or execs is over.
 //
 // # The state directory
 //
 // Launch is given a directory of the caller's; the shim keeps there:
 //
 //	STATEDIR/shim.sock   the control socket (0600), present while the shim serves
-//	STATEDIR/shim.pid    the shim's pid, while it lives
+//	STATEDIR/shim.pid    the pid of the shim serving it, while it does
 //	STATEDIR/exit.json   the container's exit, written atomically once it has exited
 //	                     and been cleaned up: {"schema":1,"pid":..,"exitCode":..,
 //	                     "exitedAt":..,"oomKilled":..}
@@ -80,7 +96,8 @@
 //	exec-state {exec}             {pid,status: running|exited,exit}; remembered while the
 //	                              shim lives
 //	shutdown                      after the exit: the shim removes shim.sock and shim.pid
-//	                              and exits; the client sees its connection end.
+//	                              and stops serving the container; the client sees its
+//	                              connection end then.
 //
 // # The exit
 //
@@ -88,10 +105,10 @@
 // drainTimeout if some escaped process keeps it open), flushes and closes the log,
 // closes every attach stream, reads the cgroup's OOM kill count, removes what the
 // container held through the runtime library (cgroups, mounts, its record), writes
-// exit.json, answers every waiter, and exits on shutdown or once no client has been
-// connected for Opts.ExitGrace (5 s by default). A caller that missed the answer reads exit.json
-// (ReadExit); if the shim died before writing it, Reap kills what is left of the
-// container and cleans up.
+// exit.json, answers every waiter, and stops serving the container on shutdown or
+// once no client has been connected for Opts.ExitGrace (5 s by default). A caller
+// that missed the answer reads exit.json (ReadExit); if the shim died before writing
+// it, Reap kills what is left of the container and cleans up.
 //
 // # Logs
 //

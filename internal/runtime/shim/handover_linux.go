@@ -4,10 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -17,30 +15,34 @@ import (
 // The handover. Creating a container takes the runtime library's whole machinery: the
 // spec parsed, a seccomp profile compiled, cgroups joined, several blocking waits that
 // each leave an idle thread (with its stacks) behind. None of that is needed again
-// while the container runs, but a Go process never gives its threads back and keeps
-// its heap's high-water mark in part. So once the container is created the shim
-// execs itself: the fresh image gets only what serving needs (the descriptors it
-// holds and the options, passed in a memfd) and idles in about a third of the memory.
-// The pid stays the same, so the container is still its child, and the child
-// subreaper attribute survives execve.
+// while the container runs, and a Go process never gives its threads back and keeps
+// its heap's high-water mark in part. So the shim never creates a container itself: a
+// creator process it starts does ("berth-runtime shim-create"), then sends the shim
+// what serving needs — the options and the descriptors it holds — in one message on a
+// SOCK_SEQPACKET socket (descriptors as SCM_RIGHTS), and exits. The container's init,
+// the creator's child, is then reparented to the shim, a child subreaper.
 
-// handoverEnv names the memfd holding the handover, in the fresh image's environment.
-const handoverEnv = "BERTH_SHIM_HANDOVER"
+// maxHandover bounds the handover message (the options are a few hundred bytes).
+const maxHandover = 64 << 10
 
-// handover is what the first image passes to the second: the options and the
-// numbers of the descriptors it keeps open across execve.
+// maxHandoverFDs bounds the descriptors a handover carries: listener, stdin or
+// console, two outputs.
+const maxHandoverFDs = 4
+
+// handover is what the creator passes to the shim. Descriptors are named by their
+// index in the message's SCM_RIGHTS array; -1 is none.
 type handover struct {
 	Opts    Opts            `json:"opts"`
 	Pid     int             `json:"pid"` // the container's init
 	Starter runtime.Starter `json:"starter"`
 	// SharedPidNS: the container is in the host's pid namespace (see watchChild).
 	SharedPidNS bool           `json:"sharedPidNS,omitempty"`
-	Listener    int            `json:"listener"` // the control socket
+	Listener    int            `json:"listener"` // the container's control socket
 	Console     int            `json:"console"`  // the pty master, or -1
 	Stdin       int            `json:"stdin"`    // our end of its stdin pipe, or -1
 	Outputs     []handedOutput `json:"outputs,omitempty"`
 
-	files []*os.File // the first image's open files, kept from the collector until execve
+	files []*os.File // sent: the creator's; received: the shim's, by index
 }
 
 type handedOutput struct {
@@ -48,107 +50,134 @@ type handedOutput struct {
 	Stream int `json:"stream"`
 }
 
-// fdOf is f's descriptor. Unlike File.Fd it leaves the descriptor non-blocking, so
-// the next image's os.NewFile puts it in the poller again.
-func fdOf(f *os.File) int {
-	fd := -1
-	if rc, err := f.SyscallConn(); err == nil {
-		rc.Control(func(u uintptr) { fd = int(u) })
-	}
-	return fd
+// add appends f to the descriptors sent and returns its index.
+func (h *handover) add(f *os.File) int {
+	h.files = append(h.files, f)
+	return len(h.files) - 1
 }
 
 // take records p's descriptors.
 func (h *handover) take(p *proc) {
 	h.Console, h.Stdin = -1, -1
 	if p.console != nil {
-		h.Console = fdOf(p.console)
-		h.files = append(h.files, p.console)
+		h.Console = h.add(p.console)
 	} else if p.stdin != nil {
-		h.Stdin = fdOf(p.stdin)
-		h.files = append(h.files, p.stdin)
+		h.Stdin = h.add(p.stdin)
 	}
 	if p.console == nil {
 		for _, o := range p.outputs {
-			h.Outputs = append(h.Outputs, handedOutput{FD: fdOf(o.f), Stream: o.stream})
-			h.files = append(h.files, o.f)
+			h.Outputs = append(h.Outputs, handedOutput{FD: h.add(o.f), Stream: o.stream})
 		}
 	}
 }
 
-func (h *handover) setListener(ln *os.File) {
-	h.Listener = fdOf(ln)
-	h.files = append(h.files, ln)
-}
+func (h *handover) setListener(ln *os.File) { h.Listener = h.add(ln) }
 
-// exec replaces this process with a fresh image of berth-runtime that resumes from
-// h. It returns only on failure.
-func (h *handover) exec() error {
+// send writes the handover to sock as one message.
+func (h *handover) send(sock *os.File) error {
 	b, err := json.Marshal(h)
 	if err != nil {
 		return err
 	}
-	mfd, err := unix.MemfdCreate("berth-shim-handover", 0)
+	fds := make([]int, len(h.files))
+	for i, f := range h.files {
+		fds[i] = int(f.Fd())
+	}
+	if err := unix.Sendmsg(int(sock.Fd()), b, unix.UnixRights(fds...), nil, 0); err != nil {
+		return fmt.Errorf("send handover: %w", err)
+	}
+	return nil
+}
+
+// receiveHandover reads the creator's answer on sock: a handover with its
+// descriptors (non-blocking, close-on-exec, for the poller), or the creator's error.
+func receiveHandover(sock *os.File) (*handover, error) {
+	buf := make([]byte, maxHandover)
+	oob := make([]byte, unix.CmsgSpace(4*maxHandoverFDs))
+	var n, oobn int
+	rc, err := sock.SyscallConn()
 	if err != nil {
-		return fmt.Errorf("shim handover: %w", err)
+		return nil, err
 	}
-	defer unix.Close(mfd)
-	if _, err := unix.Write(mfd, b); err != nil {
-		return fmt.Errorf("shim handover: %w", err)
+	var rerr error
+	err = rc.Read(func(fd uintptr) bool {
+		n, oobn, _, _, rerr = unix.Recvmsg(int(fd), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		return rerr != unix.EAGAIN && rerr != unix.EINTR
+	})
+	if err == nil {
+		err = rerr
 	}
-	for _, f := range h.files {
-		if _, err := unix.FcntlInt(uintptr(fdOf(f)), unix.F_SETFD, 0); err != nil {
-			return fmt.Errorf("shim handover: %w", err)
+	if err != nil {
+		return nil, fmt.Errorf("receive handover: %w", err)
+	}
+	var fds []int
+	if oobn > 0 {
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil {
+			return nil, fmt.Errorf("receive handover: %w", err)
+		}
+		for i := range msgs {
+			got, err := unix.ParseUnixRights(&msgs[i])
+			if err == nil {
+				fds = append(fds, got...)
+			}
 		}
 	}
-	if _, err := unix.FcntlInt(launcherFD, unix.F_SETFD, 0); err != nil {
-		return fmt.Errorf("shim handover: %w", err)
+	closeAll := func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
 	}
-	env := append(os.Environ(), handoverEnv+"="+strconv.Itoa(mfd))
-	err = unix.Exec("/proc/self/exe", os.Args, env)
-	return fmt.Errorf("shim handover: exec: %w", err)
-}
-
-// handoverFD says whether this image resumes a handover, and from which descriptor.
-// The variable is removed, so that nothing the shim starts sees it.
-func handoverFD() (int, bool) {
-	v, ok := os.LookupEnv(handoverEnv)
-	if !ok {
-		return 0, false
+	if n == 0 {
+		closeAll()
+		return nil, errors.New("the container's creator exited without an answer")
 	}
-	os.Unsetenv(handoverEnv)
-	fd, err := strconv.Atoi(v)
-	if err != nil || fd < 0 {
-		return -1, true // readHandover reports it
+	var msg struct {
+		handover
+		Error string `json:"error"`
+		Class string `json:"class"`
 	}
-	return fd, true
-}
-
-// readHandover reads the handover from fd and closes it. The descriptors it names get
-// close-on-exec back: nothing the shim starts later may inherit them.
-func readHandover(fd int) (*handover, error) {
-	if fd < 0 {
-		return nil, errors.New("handover: bad " + handoverEnv)
+	if err := json.Unmarshal(buf[:n], &msg); err != nil {
+		closeAll()
+		return nil, fmt.Errorf("receive handover: %w", err)
 	}
-	f := os.NewFile(uintptr(fd), "handover")
-	defer f.Close()
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("handover: %w", err)
+	if msg.Error != "" {
+		closeAll()
+		return nil, reply{Error: msg.Error, Class: msg.Class}.err()
 	}
-	var h handover
-	if err := json.NewDecoder(f).Decode(&h); err != nil {
-		return nil, fmt.Errorf("handover: %w", err)
-	}
-	fds := []int{launcherFD, h.Listener, h.Console, h.Stdin}
-	for _, o := range h.Outputs {
-		fds = append(fds, o.FD)
-	}
+	h := msg.handover
 	for _, fd := range fds {
-		if fd >= 0 {
-			unix.CloseOnExec(fd)
+		unix.SetNonblock(fd, true)
+		h.files = append(h.files, os.NewFile(uintptr(fd), "handed"))
+	}
+	for _, i := range h.indexes() {
+		if i >= len(h.files) {
+			h.close()
+			return nil, fmt.Errorf("receive handover: descriptor %d of %d missing", i, len(h.files))
 		}
 	}
 	return &h, nil
+}
+
+// indexes are the descriptor indexes the handover names.
+func (h *handover) indexes() []int {
+	ix := []int{h.Listener}
+	for _, i := range []int{h.Console, h.Stdin} {
+		if i >= 0 {
+			ix = append(ix, i)
+		}
+	}
+	for _, o := range h.Outputs {
+		ix = append(ix, o.FD)
+	}
+	return ix
+}
+
+// close closes the received descriptors (the container is being abandoned).
+func (h *handover) close() {
+	for _, f := range h.files {
+		f.Close()
+	}
 }
 
 // proc is the container's init as the handover describes it, its output not read yet.
@@ -156,28 +185,26 @@ func (h *handover) proc() *proc {
 	p := newProc(h.Opts.Terminal)
 	p.pid = h.Pid
 	if h.Console >= 0 {
-		master := os.NewFile(uintptr(h.Console), "console")
+		master := h.files[h.Console]
 		p.console, p.stdin = master, master
 		p.outputs = []output{{master, streamStdout}}
 		return p
 	}
 	if h.Stdin >= 0 {
-		p.stdin = os.NewFile(uintptr(h.Stdin), "stdin")
+		p.stdin = h.files[h.Stdin]
 	}
 	for _, o := range h.Outputs {
-		p.outputs = append(p.outputs, output{os.NewFile(uintptr(o.FD), "output"), o.Stream})
+		p.outputs = append(p.outputs, output{h.files[o.FD], o.Stream})
 	}
 	return p
 }
 
-func (h *handover) listener() *os.File {
-	return os.NewFile(uintptr(h.Listener), filepath.Join(h.Opts.StateDir, sockName))
-}
+func (h *handover) listener() *os.File { return h.files[h.Listener] }
 
-// abandon undoes the container when the shim cannot serve it: the container killed
-// and deleted, the socket and pid file removed.
-func (h *handover) abandon() {
-	runtime.New(h.Opts.RuntimeRoot).Delete(h.Opts.ID, true)
-	os.Remove(filepath.Join(h.Opts.StateDir, sockName))
-	os.Remove(filepath.Join(h.Opts.StateDir, pidName))
+// abandon undoes the container when it cannot be served: the container killed and
+// deleted, its socket and pid file removed.
+func abandon(o Opts) {
+	runtime.New(o.RuntimeRoot).Delete(o.ID, true)
+	os.Remove(filepath.Join(o.StateDir, sockName))
+	os.Remove(filepath.Join(o.StateDir, pidName))
 }

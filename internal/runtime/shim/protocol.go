@@ -2,6 +2,7 @@ package shim
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -102,6 +103,9 @@ const (
 	classConflict = "conflict"
 	classExists   = "already-exists"
 	classInvalid  = "invalid"
+	// classUnavailable: a shim of a group has no room for another container, or is
+	// closing; Group.Launch starts another.
+	classUnavailable = "unavailable"
 )
 
 // replyError turns an error into a reply, keeping its errdefs class.
@@ -134,6 +138,8 @@ func (r reply) err() error {
 		return errdefs.ErrAlreadyExists.WithMessage(r.Error)
 	case classInvalid:
 		return errdefs.ErrInvalidArgument.WithMessage(r.Error)
+	case classUnavailable:
+		return fmt.Errorf("%s: %w", r.Error, errShimUnavailable)
 	}
 	return errors.New(r.Error)
 }
@@ -142,6 +148,10 @@ func (r reply) err() error {
 // socket is missing or refuses connections, or it died before answering). The
 // container's exit may still be recorded: see ReadExit, then Reap.
 var ErrShimGone = errors.New("shim is gone")
+
+// errShimUnavailable: a shim of a group takes no more containers (Group.Launch then
+// tries another).
+var errShimUnavailable = errors.New("shim unavailable")
 
 // ErrNoExit is returned by ReadExit when no exit has been recorded.
 var ErrNoExit = errors.New("no exit recorded")

@@ -8,13 +8,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/containerd/errdefs"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-engine/berth/internal/atomicfile"
@@ -33,79 +31,7 @@ const (
 	maxRequest = 1 << 20
 )
 
-// launcherFD is where the shim finds its launcher's socket (Launch's ExtraFiles[0]).
-const launcherFD = 3
-
-// Main is the body of "berth-runtime shim ID STATEDIR" (the arguments only name the
-// process for ps and Reap; the configuration comes from Launch on fd 3). It creates the
-// container, hands over to a fresh image of itself (see handover_linux.go), which
-// reports to Launch and serves until the container has exited and the shim is no
-// longer needed; it returns the process's exit status.
-func Main(args []string) int {
-	if fd, ok := handoverFD(); ok {
-		return resumeMain(fd)
-	}
-	if _, err := unix.FcntlInt(launcherFD, unix.F_GETFD, 0); err != nil {
-		fmt.Fprintln(os.Stderr, "berth-runtime shim: started without its launcher on fd 3 (berthd starts the shim)")
-		return 1
-	}
-	unix.CloseOnExec(launcherFD)
-	launcher := os.NewFile(launcherFD, "launcher")
-	defer launcher.Close()
-	var o Opts
-	if err := json.NewDecoder(launcher).Decode(&o); err != nil {
-		writeJSONLine(launcher, reply{Error: "shim: read options: " + err.Error()})
-		return 1
-	}
-	h, err := create(o)
-	if err == nil {
-		err = h.exec() // returns only on failure
-		h.abandon()
-	}
-	writeJSONLine(launcher, reply{Error: strings.ReplaceAll(err.Error(), "\n", " ")})
-	return 1
-}
-
-// resumeMain is the shim after the handover: it rebuilds the server from what the
-// first image passed on, reports to Launch and serves.
-func resumeMain(fd int) int {
-	launcher := os.NewFile(launcherFD, "launcher")
-	defer launcher.Close()
-	h, err := readHandover(fd)
-	if err != nil {
-		writeJSONLine(launcher, reply{Error: "shim: " + err.Error()})
-		return 1
-	}
-	s, err := resume(h)
-	if err != nil {
-		h.abandon()
-		writeJSONLine(launcher, reply{Error: strings.ReplaceAll(err.Error(), "\n", " ")})
-		return 1
-	}
-	// Launch may be gone (berthd killed meanwhile): the container is created either way.
-	writeJSONLine(launcher, reply{Pid: s.init.pid})
-	launcher.Close()
-	// No debug.FreeOSMemory here: the heap is small, and a forced collection costs more
-	// (the collector's own metadata and threads) than the garbage it frees.
-	//
-	// berth-runtime keeps its main goroutine locked to the main thread (see
-	// cmd/berth-runtime), and that must stay so here: an exec joins the container's
-	// namespaces on a locked thread that is then discarded, and the main thread cannot
-	// be: were that goroutine to run there, the main thread would stay in the
-	// container's mount namespace, which /proc/self/ns shows, and the next exec would
-	// think it is already there. A locked goroutine that waits hands its P to another
-	// thread each time, so the main goroutine waits once, for good, and serving runs
-	// elsewhere.
-	served := make(chan struct{})
-	go func() {
-		s.serve()
-		close(served)
-	}()
-	<-served
-	return 0
-}
-
-// server is the shim's state.
+// server serves one container: its control socket, stdio, exit and execs.
 type server struct {
 	o       Opts
 	rt      *runtime.Runtime
@@ -126,71 +52,12 @@ type server struct {
 	exited   chan struct{}     // closed then
 	quit     chan struct{}
 	quitOnce sync.Once
-}
-
-// create creates the container with stdio the shim holds and a socket to serve,
-// ready to be handed over. On failure nothing is left: no container, no socket, no
-// pid file.
-func create(o Opts) (_ *handover, err error) {
-	// Exec'd processes and whatever they leave behind are reparented to us (the
-	// attribute survives the handover's execve).
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return nil, fmt.Errorf("become a child subreaper: %w", err)
-	}
-	rt := runtime.New(o.RuntimeRoot)
-	pio, err := newProcIO(o.Terminal, o.OpenStdin)
-	if err != nil {
-		return nil, err
-	}
-	created, err := rt.Create(runtime.CreateOpts{ID: o.ID, Bundle: o.Bundle, Stdio: pio.child, Console: pio.console})
-	if err != nil {
-		pio.close()
-		return nil, err
-	}
-	h := &handover{Opts: o, Pid: created.State.Pid, Starter: runtime.StarterOf(created.State), SharedPidNS: sharesPidNS(created.State.Spec)}
-	defer func() {
-		if err != nil {
-			h.abandon()
-		}
-	}()
-	if created.State.Spec.Process.Terminal != o.Terminal {
-		pio.close()
-		return nil, fmt.Errorf("config.json has process.terminal %t but the shim was asked for terminal %t", created.State.Spec.Process.Terminal, o.Terminal)
-	}
-	p := newProc(o.Terminal)
-	if err := pio.handTo(p); err != nil {
-		pio.close()
-		return nil, err
-	}
-	h.take(p)
-	ln, err := listen(filepath.Join(o.StateDir, sockName))
-	if err != nil {
-		return nil, err
-	}
-	h.setListener(ln)
-	if err := atomicfile.WriteVolatile(filepath.Join(o.StateDir, pidName), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
-		return nil, fmt.Errorf("write shim pid file: %w", err)
-	}
-	return h, nil
-}
-
-// sharesPidNS says whether the container has no pid namespace of its own, so that its
-// orphans are reparented to us.
-func sharesPidNS(spec *specs.Spec) bool {
-	if spec.Linux == nil {
-		return true
-	}
-	for _, ns := range spec.Linux.Namespaces {
-		if ns.Type == specs.PIDNamespace {
-			return false
-		}
-	}
-	return true
+	stopped  chan struct{} // closed once serve has returned and removed shim.sock and shim.pid
 }
 
 // resume builds the server from a handover: the log opened, output read, children
 // reaped. On failure the caller abandons h.
-func resume(h *handover) (*server, error) {
+func resume(h *handover, trim *idletrim.Trimmer) (*server, error) {
 	o := h.Opts
 	lw, err := NewLogWriter(o.Log)
 	if err != nil {
@@ -204,9 +71,10 @@ func resume(h *handover) (*server, error) {
 		ln:       h.listener(),
 		execs:    map[string]*proc{},
 		execPids: map[int]*proc{},
-		trim:     idletrim.New(trimDelay),
+		trim:     trim,
 		exited:   make(chan struct{}),
 		quit:     make(chan struct{}),
+		stopped:  make(chan struct{}),
 	}
 	s.init.log, s.init.stdinOnce = newProcLog(lw), o.StdinOnce
 	if s.sweep = h.SharedPidNS; s.sweep {
@@ -227,6 +95,7 @@ func (s *server) serve() {
 			case <-s.quit:
 				os.Remove(filepath.Join(s.o.StateDir, sockName))
 				os.Remove(filepath.Join(s.o.StateDir, pidName))
+				close(s.stopped)
 				return
 			default:
 			}
@@ -566,9 +435,20 @@ func (s *server) shutdown(c *conn) {
 		s.answer(c, replyError(errdefs.ErrConflict.WithMessage("container is still running")))
 		return
 	}
-	// The client sees its connection end when this process does.
+	// The client sees its connection end once the container is no longer served.
 	writeJSONLine(c.f, reply{})
 	s.stop()
+	<-s.stopped
+	c.close()
+}
+
+// discard undoes a container whose launch was cancelled: it is killed (it has not
+// started), cleaned up as any exited container, and no longer served.
+func (s *server) discard() {
+	unix.Kill(s.init.pid, unix.SIGKILL)
+	<-s.exited
+	s.stop()
+	<-s.stopped
 }
 
 // Two ways to reap. A container with a pid namespace of its own (the default) hands

@@ -1,0 +1,178 @@
+package shim_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-engine/berth/internal/runtime"
+	"github.com/berth-engine/berth/internal/runtime/shim"
+)
+
+// launchIn launches b into g's shims.
+func (b *box) launchIn(g *shim.Group) *shim.Client {
+	b.t.Helper()
+	c, err := g.Launch(ctx(b.t), b.opts)
+	if err != nil {
+		b.t.Fatalf("Group.Launch: %v", err)
+	}
+	b.client = c
+	b.shim = b.shimPid()
+	return c
+}
+
+func newGroup(t *testing.T, capacity int) *shim.Group {
+	return shim.NewGroup(filepath.Join(t.TempDir(), "shims"), capacity, 200*time.Millisecond)
+}
+
+func TestGroupServesSeveralContainersPerShim(t *testing.T) {
+	g := newGroup(t, 2)
+	var boxes []*box
+	for i, word := range []string{"one", "two", "three"} {
+		b := newBox(t, []string{"sh", "-c", "echo " + word + "; exit " + string(rune('1'+i))}, nil)
+		b.launchIn(g)
+		boxes = append(boxes, b)
+	}
+	if boxes[0].shim != boxes[1].shim {
+		t.Errorf("the first two containers have shims %d and %d, want one shared", boxes[0].shim, boxes[1].shim)
+	}
+	if boxes[2].shim == boxes[0].shim {
+		t.Errorf("the third container shares a full shim (capacity 2)")
+	}
+	for i, b := range boxes {
+		b.start()
+		if e := b.wait(); e.Code != i+1 {
+			t.Errorf("container %d exited %d, want %d", i, e.Code, i+1)
+		}
+	}
+	for i, b := range boxes {
+		want := "stdout: " + []string{"one", "two", "three"}[i] + "\n"
+		if got := b.readLog(); len(got) != 1 || got[0] != want {
+			t.Errorf("log of container %d = %q, want %q", i, got, want)
+		}
+	}
+	// One container gone, its neighbour still served.
+	boxes[0].shutdown()
+	if st, err := boxes[1].client.State(ctx(t)); err != nil || st.Status != shim.StatusExited {
+		t.Errorf("the neighbour after a shutdown: %+v, %v", st, err)
+	}
+	boxes[1].shutdown()
+	boxes[2].shutdown()
+	// Each box's cleanup checks that its shim exits once idle.
+}
+
+func TestGroupLaunchCancelledLeavesNothing(t *testing.T) {
+	g := newGroup(t, 4)
+	first := newBox(t, []string{"sleep", "100"}, nil)
+	first.launchIn(g)
+	slow := newBox(t, []string{"true"}, func(s *specs.Spec, _ *shim.Opts) {
+		// The creation outlasts the launch's context.
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sleep", Args: []string{"sleep", "1"}}}}
+	})
+	c, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := g.Launch(c, slow.opts); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Launch with a hook outlasting the context: %v, want a deadline error", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the cancelled launch took %v", d)
+	}
+	slow.assertNoLeftovers()
+	// The shim goes on serving its container and takes new ones.
+	if st, err := first.client.State(ctx(t)); err != nil || st.Status != shim.StatusCreated {
+		t.Errorf("the first container after the cancel: %+v, %v", st, err)
+	}
+	next := newBox(t, []string{"sh", "-c", "exit 7"}, nil)
+	next.launchIn(g)
+	if next.shim != first.shim {
+		t.Errorf("a launch after the cancel went to shim %d, not %d", next.shim, first.shim)
+	}
+	next.start()
+	if e := next.wait(); e.Code != 7 {
+		t.Errorf("exit %d, want 7", e.Code)
+	}
+	next.shutdown()
+	first.start()
+	if err := runtime.New(first.opts.RuntimeRoot).Kill(first.opts.ID, unix.SIGKILL, false); err != nil {
+		t.Fatal(err)
+	}
+	first.wait()
+	first.shutdown()
+}
+
+func TestGroupGivesHostPidContainersAShimOfTheirOwn(t *testing.T) {
+	g := newGroup(t, 4)
+	shared := newBox(t, []string{"sh", "-c", "exit 0"}, nil)
+	shared.launchIn(g)
+	hostPid := func(s *specs.Spec, o *shim.Opts) {
+		var ns []specs.LinuxNamespace
+		for _, n := range s.Linux.Namespaces {
+			if n.Type != specs.PIDNamespace {
+				ns = append(ns, n)
+			}
+		}
+		s.Linux.Namespaces = ns
+		o.HostPidNS = shim.SharesPidNS(s)
+	}
+	own := newBox(t, []string{"sh", "-c", "exit 3"}, hostPid)
+	own.launchIn(g)
+	if own.shim == shared.shim {
+		t.Errorf("a container in the host's pid namespace shares shim %d", own.shim)
+	}
+	own.start()
+	if e := own.wait(); e.Code != 3 {
+		t.Errorf("exit %d, want 3", e.Code)
+	}
+	own.shutdown()
+
+	// A caller that does not say so is refused by the shared shim, which undoes it.
+	unsaid := newBox(t, []string{"true"}, func(s *specs.Spec, o *shim.Opts) {
+		hostPid(s, o)
+		o.HostPidNS = false
+	})
+	_, err := g.Launch(ctx(t), unsaid.opts)
+	if err == nil || !strings.Contains(err.Error(), "needs a shim of its own") {
+		t.Fatalf("launch of an unannounced host-pid container: %v", err)
+	}
+	unsaid.assertNoLeftovers()
+	shared.start()
+	shared.wait()
+	shared.shutdown()
+}
+
+func TestGroupShimKilled(t *testing.T) {
+	g := newGroup(t, 4)
+	a := newBox(t, []string{"sleep", "100"}, nil)
+	b := newBox(t, []string{"sleep", "100"}, nil)
+	a.launchIn(g)
+	b.launchIn(g)
+	a.start()
+	b.start()
+	killAndWait(t, a.shim)
+	for _, x := range []*box{a, b} {
+		if _, err := shim.Connect(ctx(t), x.opts.StateDir); !errors.Is(err, shim.ErrShimGone) {
+			t.Errorf("Connect after the shim was killed: %v, want ErrShimGone", err)
+		}
+		if e, err := shim.Reap(x.opts.StateDir, x.opts.RuntimeRoot, x.opts.ID); err != nil || e.Code != shim.UnknownExitCode {
+			t.Errorf("Reap = %+v, %v", e, err)
+		}
+	}
+	// The group starts another shim (the killed one left its socket behind).
+	c := newBox(t, []string{"sh", "-c", "exit 4"}, nil)
+	c.launchIn(g)
+	if c.shim == a.shim {
+		t.Fatalf("launched into the killed shim")
+	}
+	c.start()
+	if e := c.wait(); e.Code != 4 {
+		t.Errorf("exit %d, want 4", e.Code)
+	}
+	c.shutdown()
+}

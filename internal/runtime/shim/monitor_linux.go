@@ -1,0 +1,359 @@
+package shim
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-engine/berth/internal/atomicfile"
+	"github.com/berth-engine/berth/internal/idletrim"
+)
+
+// launcherFD is where the shim finds its launcher's socket (Launch's ExtraFiles[0]):
+// the first launch comes on it.
+const launcherFD = 3
+
+// commitLine is what a launching client sends once it has the container: anything
+// else, end of file included, makes the shim undo the launch.
+const commitLine = `{"op":"commit"}`
+
+// DefaultIdle is how long a shim of a group stays with no container, so that a run of
+// short containers (a script's `run --rm`s) keeps one shim instead of starting one
+// each time.
+const DefaultIdle = 10 * time.Second
+
+// monitor is the shim process: it serves the containers launched on it, each through
+// a server of its own, until it has none left (a shim of a group: none for
+// monitorIdle).
+type monitor struct {
+	capacity int
+	ctlPath  string   // the group's launch socket, or "" (a shim of one container)
+	ctl      *os.File // listening at ctlPath
+	idleFor  time.Duration
+	trim     *idletrim.Trimmer
+
+	mu      sync.Mutex
+	load    int  // containers served plus launches under way
+	closing bool // no launch is taken any more
+	idle    *time.Timer
+	done    chan struct{} // closed when the process should exit
+}
+
+// Main is the body of "berth-runtime shim [--capacity N --control PATH --idle D]", the shim
+// Launch and Group start. Launch's shim serves one container, launched on the
+// connection it finds on fd 3. A group's shim (--control) finds a listening socket
+// bound at PATH on fd 3 instead and takes launches there, at most N containers at a
+// time. Main returns the process's exit status once the shim serves nothing any more.
+func Main(args []string) int {
+	fs := flag.NewFlagSet("shim", flag.ContinueOnError)
+	capacity := fs.Int("capacity", 1, "containers served at most")
+	control := fs.String("control", "", "the launch socket's path, when fd 3 listens there")
+	idle := fs.Duration("idle", DefaultIdle, "how long a group's shim stays with no container")
+	if err := fs.Parse(args); err != nil {
+		return 1
+	}
+	if _, err := unix.FcntlInt(launcherFD, unix.F_GETFD, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "berth-runtime shim: started without its launcher on fd 3 (berthd starts the shim)")
+		return 1
+	}
+	unix.CloseOnExec(launcherFD)
+	unix.SetNonblock(launcherFD, true)
+	fd3 := os.NewFile(launcherFD, "launcher")
+	// The containers' inits come to us when their creators exit, and so does whatever
+	// exec'd processes leave behind.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		if *control == "" {
+			writeJSONLine(fd3, reply{Error: "shim: become a child subreaper: " + err.Error()})
+		}
+		return 1
+	}
+	m := &monitor{
+		capacity: max(*capacity, 1),
+		ctlPath:  *control,
+		idleFor:  *idle,
+		trim:     idletrim.New(trimDelay),
+		done:     make(chan struct{}),
+	}
+	if m.ctlPath != "" {
+		m.ctl = fd3
+		m.mu.Lock()
+		m.idleLocked() // should no launch ever come
+		m.mu.Unlock()
+		go m.accept()
+	} else {
+		go m.launch(fd3)
+	}
+	// berth-runtime keeps its main goroutine locked to the main thread (see
+	// cmd/berth-runtime), and that must stay so: an exec joins the container's
+	// namespaces on a locked thread that is then discarded, and the main thread cannot
+	// be: were that goroutine to run there, the main thread would stay in the
+	// container's mount namespace, which /proc/self/ns shows, and the next exec would
+	// think it is already there. A locked goroutine that waits hands its P to another
+	// thread each time, so the main goroutine waits once, for good, and serving runs
+	// elsewhere.
+	<-m.done
+	return 0
+}
+
+// accept takes launches on the control socket until the shim closes it.
+func (m *monitor) accept() {
+	for {
+		c, err := accept(m.ctl)
+		if err != nil {
+			m.mu.Lock()
+			closing := m.closing
+			m.mu.Unlock()
+			if closing {
+				return
+			}
+			if errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) {
+				time.Sleep(50 * time.Millisecond) // a connection must end first
+			}
+			continue
+		}
+		go m.launch(c)
+	}
+}
+
+// reserve takes room for one more container, unless the shim is full or closing.
+func (m *monitor) reserve() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closing || m.load >= m.capacity {
+		return false
+	}
+	m.load++
+	if m.idle != nil {
+		m.idle.Stop()
+		m.idle = nil
+	}
+	return true
+}
+
+// release gives back a container's room.
+func (m *monitor) release() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.load--
+	m.idleLocked()
+}
+
+// idleLocked ends the shim once it serves nothing: the shim of one container at once,
+// the shim of a group once it has stayed so for idleFor.
+func (m *monitor) idleLocked() {
+	if m.load > 0 || m.closing {
+		return
+	}
+	if m.ctl == nil {
+		m.closing = true
+		close(m.done)
+		return
+	}
+	m.idle = time.AfterFunc(m.idleFor, func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.load > 0 || m.closing {
+			return
+		}
+		// The socket goes first: a client that connects from now on is refused and
+		// starts another shim; one accepted already is told the shim is closing.
+		m.closing = true
+		os.Remove(m.ctlPath)
+		m.ctl.Close()
+		close(m.done)
+	})
+}
+
+// launch serves one launch connection: the options, then the reply, then the
+// client's commit. The connection is the transaction: if the client goes away (or
+// sends anything but the commit) before committing, the container is undone, and the
+// connection is closed only once it is.
+func (m *monitor) launch(c *os.File) {
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(requestTimeout))
+	br := bufio.NewReaderSize(c, 4096)
+	line, err := readLine(br, maxRequest)
+	c.SetReadDeadline(time.Time{})
+	if err != nil {
+		return
+	}
+	var o Opts
+	if err := json.Unmarshal(line, &o); err != nil {
+		writeJSONLine(c, replyError(errdefs.ErrInvalidArgument.WithMessage("shim: bad options: "+err.Error())))
+		return
+	}
+	if !m.reserve() {
+		writeJSONLine(c, reply{Error: "shim: no room for another container", Class: classUnavailable})
+		return
+	}
+	// From now on the client's next line is its verdict; end of file is a cancel.
+	verdict := make(chan bool, 1)
+	go func() {
+		line, err := readLine(br, len(commitLine)+1)
+		verdict <- err == nil && string(line) == commitLine
+	}()
+	s, err := m.create(o, verdict)
+	// Each launch leaves some garbage (the handover decoded, the creator's process
+	// started), which the collector would not look at before the heap reached 4 MB:
+	// given back once launches stop for a while, as after execs.
+	defer m.trim.Touch()
+	if err != nil {
+		m.release()
+		writeJSONLine(c, replyError(err))
+		return
+	}
+	go func() {
+		s.serve()
+		m.release()
+		m.trim.Touch()
+	}()
+	writeJSONLine(c, reply{Pid: s.init.pid})
+	select {
+	case ok := <-verdict:
+		if ok {
+			return
+		}
+	case <-time.After(requestTimeout):
+	}
+	s.discard()
+}
+
+// errCancelled is create's error when the client went away during the creation.
+var errCancelled = errors.New("shim: launch cancelled")
+
+// create has a creator create the container and starts serving it. If the client
+// cancels (verdict receives false) meanwhile, the creator is killed and what it made
+// undone.
+func (m *monitor) create(o Opts, verdict <-chan bool) (*server, error) {
+	ours, theirs, err := seqpacketPair()
+	if err != nil {
+		return nil, err
+	}
+	defer ours.Close()
+	cmd := exec.Command("/proc/self/exe", "shim-create", o.ID, o.StateDir)
+	cmd.ExtraFiles = []*os.File{theirs}
+	cmd.Dir = "/"
+	// A group of its own, so that a cancel kills whatever the creator started too (a
+	// hook): anything left would come to us, and only our known children are reaped.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	err = cmd.Start()
+	theirs.Close()
+	if err != nil {
+		return nil, fmt.Errorf("start the container's creator: %w", err)
+	}
+	exited, err := exitWaiter(cmd.Process.Pid)
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("watch the container's creator: %w", err)
+	}
+	waited := make(chan error, 1)
+	go func() {
+		exited() // in the poller: a blocking wait would cost the shim a thread for good
+		waited <- cmd.Wait()
+	}()
+	b, err := json.Marshal(o)
+	if err == nil {
+		_, err = ours.Write(b)
+	}
+	if err != nil {
+		cmd.Process.Kill()
+		<-waited
+		return nil, fmt.Errorf("shim: send options to the container's creator: %w", err)
+	}
+	type received struct {
+		h   *handover
+		err error
+	}
+	got := make(chan received, 1)
+	go func() {
+		h, err := receiveHandover(ours)
+		got <- received{h, err}
+	}()
+	var r received
+	select {
+	case r = <-got:
+	case <-verdict: // only a cancel can come before the reply
+		// The creator is let finish, so that what it made can be undone through the
+		// runtime's record; one stuck (in a hook) is killed with everything it started,
+		// which may leave that half-made container's cgroups behind.
+		select {
+		case r = <-got:
+		case <-time.After(creatorGrace):
+			unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
+			r = <-got
+		}
+		<-waited
+		if r.err == nil {
+			undo(r.h)
+		}
+		abandon(o)
+		return nil, errCancelled
+	}
+	// Once the creator has exited the container's init is ours.
+	if werr := <-waited; r.err == nil && werr != nil {
+		undo(r.h)
+		return nil, fmt.Errorf("the container's creator failed after creating it: %w", werr)
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	h := r.h
+	if h.SharedPidNS && m.capacity > 1 {
+		undo(h)
+		return nil, errdefs.ErrInvalidArgument.WithMessage("a container in the host's pid namespace needs a shim of its own")
+	}
+	err = atomicfile.WriteVolatile(filepath.Join(o.StateDir, pidName), []byte(strconv.Itoa(os.Getpid())), 0o600)
+	if err != nil {
+		err = fmt.Errorf("write shim pid file: %w", err)
+	}
+	var s *server
+	if err == nil {
+		s, err = resume(h, m.trim)
+	}
+	if err != nil {
+		undo(h)
+		return nil, err
+	}
+	return s, nil
+}
+
+// creatorGrace bounds the wait for a creator to finish once its launch is cancelled.
+const creatorGrace = 20 * time.Second
+
+// undo abandons a container that was handed over but will not be served, and reaps
+// its init, our child since the creator exited.
+func undo(h *handover) {
+	h.close()
+	abandon(h.Opts)
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(h.Pid, &ws, unix.WNOHANG, nil)
+		if err != unix.EINTR {
+			return
+		}
+	}
+}
+
+// seqpacketPair returns two connected SOCK_SEQPACKET sockets, close-on-exec: a
+// handover is one message, descriptors included.
+func seqpacketPair() (*os.File, *os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	unix.SetNonblock(fds[0], true)
+	return os.NewFile(uintptr(fds[0]), "creator"), os.NewFile(uintptr(fds[1]), "creator"), nil
+}
