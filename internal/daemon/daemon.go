@@ -237,6 +237,9 @@ func (d *Daemon) openNetwork() error {
 
 // Close releases the data root. The daemon must not be used afterwards.
 func (d *Daemon) Close() error {
+	if d.run != nil {
+		d.run.group.Close()
+	}
 	if d.net != nil {
 		d.net.Close()
 	}

@@ -320,6 +320,30 @@ func (g *Group) shim(runtimeBin string) (string, error) {
 	return path, nil
 }
 
+// Close asks every shim of the group's directory that serves no container (this
+// berthd's and those of an earlier one) to exit now instead of after its idle time;
+// shims serving containers go on.
+func (g *Group) Close() {
+	g.mu.Lock()
+	g.current = ""
+	g.mu.Unlock()
+	entries, err := os.ReadDir(g.dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		f, err := dial(filepath.Join(g.dir, e.Name()))
+		if err != nil {
+			continue
+		}
+		f.SetDeadline(time.Now().Add(time.Second))
+		if _, err := f.Write([]byte(closeIdleLine + "\n")); err == nil {
+			readLine(bufio.NewReaderSize(f, 64), 64)
+		}
+		f.Close()
+	}
+}
+
 // retire stops launching into the shim at path.
 func (g *Group) retire(path string) {
 	g.mu.Lock()

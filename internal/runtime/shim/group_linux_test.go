@@ -176,3 +176,31 @@ func TestGroupShimKilled(t *testing.T) {
 	}
 	c.shutdown()
 }
+
+func TestGroupCloseEndsIdleShimsOnly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "shims")
+	g := shim.NewGroup(dir, 1, time.Hour)
+	busy := newBox(t, []string{"sleep", "100"}, nil)
+	busy.launchIn(g)
+	done := newBox(t, []string{"true"}, nil)
+	done.launchIn(g)
+	if done.shim == busy.shim {
+		t.Fatal("capacity 1, yet two containers share a shim")
+	}
+	done.start()
+	done.wait()
+	done.shutdown()
+	g.Close()
+	if !eventually(func() bool { return !alive(done.shim) }) {
+		t.Errorf("the idle shim still runs after Close")
+	}
+	if st, err := busy.client.State(ctx(t)); err != nil || st.Status != shim.StatusCreated {
+		t.Errorf("the busy shim's container after Close: %+v, %v", st, err)
+	}
+	if err := runtime.New(busy.opts.RuntimeRoot).Kill(busy.opts.ID, unix.SIGKILL, false); err != nil {
+		t.Fatal(err)
+	}
+	busy.wait()
+	busy.shutdown()
+	g.Close() // the busy shim is idle now: its box's cleanup checks it exits
+}

@@ -25,6 +25,10 @@ import (
 // the first launch comes on it.
 const launcherFD = 3
 
+// closeIdleLine, instead of a launch's options, asks a group's shim to exit now if it
+// serves no container (berthd stopping: its idle shims go with it).
+const closeIdleLine = `{"op":"close-idle"}`
+
 // commitLine is what a launching client sends once it has the container: anything
 // else, end of file included, makes the shim undo the launch.
 const commitLine = `{"op":"commit"}`
@@ -164,16 +168,26 @@ func (m *monitor) idleLocked() {
 	m.idle = time.AfterFunc(m.idleFor, func() {
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		if m.load > 0 || m.closing {
-			return
+		if m.load == 0 {
+			m.closeLocked()
 		}
-		// The socket goes first: a client that connects from now on is refused and
-		// starts another shim; one accepted already is told the shim is closing.
-		m.closing = true
-		os.Remove(m.ctlPath)
-		m.ctl.Close()
-		close(m.done)
 	})
+}
+
+// closeLocked ends a group's shim that serves nothing. The socket goes first: a
+// client that connects from now on is refused and starts another shim; one accepted
+// already is told the shim is closing.
+func (m *monitor) closeLocked() {
+	if m.closing {
+		return
+	}
+	m.closing = true
+	if m.idle != nil {
+		m.idle.Stop()
+	}
+	os.Remove(m.ctlPath)
+	m.ctl.Close()
+	close(m.done)
 }
 
 // launch serves one launch connection: the options, then the reply, then the
@@ -187,6 +201,15 @@ func (m *monitor) launch(c *os.File) {
 	line, err := readLine(br, maxRequest)
 	c.SetReadDeadline(time.Time{})
 	if err != nil {
+		return
+	}
+	if string(line) == closeIdleLine {
+		m.mu.Lock()
+		if m.load == 0 {
+			m.closeLocked()
+		}
+		m.mu.Unlock()
+		writeJSONLine(c, reply{})
 		return
 	}
 	var o Opts
