@@ -92,13 +92,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		usage(stdout)
 		return 0
 	}
-	// Hidden: the containers' monitor berthd launches, and the creator it starts for
-	// each container (internal/runtime/shim).
-	switch rest[0] {
-	case "shim":
+	if rest[0] == "shim" {
+		// Hidden: the containers' monitor berthd launches (internal/runtime/shim).
 		return shim.Main(rest[1:])
-	case "shim-create":
-		return shim.CreateMain(rest[1:])
 	}
 	if g.debug {
 		g.logDebug("command: %q", rest)

@@ -8,23 +8,21 @@
 // process of its own: the read ends of its stdout and stderr (or its pty master), the
 // write end of its stdin, its log file, and the right to reap it. That process is the
 // shim, "berth-runtime shim", started in a session of its own with nothing of the
-// daemon's (stdio on /dev/null, no inherited descriptors). It never creates a
-// container itself: for each launch it starts a creator, which creates the container
-// and hands the shim what serving it takes (handover_linux.go):
+// daemon's (stdio on /dev/null, no inherited descriptors):
 //
 //	berthd --Group.Launch--> berth-runtime shim --capacity 16 --control S  (setsid; outlives berthd)
-//	                           +-- berth-runtime shim-create ID STATEDIR   (exits once created)
-//	                           |     +-- berth-runtime init -> the container's program
-//	                           |         (reparented to the shim when the creator exits)
+//	                           |  runtime.Create with stdio it holds (pipes, or a pty master)
+//	                           +-- berth-runtime init -> the container's program
 //	                           |  runtime.Exec for each exec, same stdio handling
 //	                           +-- berth-runtime exec-init -> the exec'd program
 //
-// The shim is a child subreaper, so the containers' inits, exec'd processes and
-// anything they leave behind are reaped by it: each known child through a pidfd in the
-// Go poller, or, for a container in the host's pid namespace (whose orphans come to
-// the shim), by SIGCHLD and sweeps. Launch returns once the container is created and
-// the shim is listening on the container's own socket; the program has not started,
-// so a client can attach before Start, as `docker run` attaches and then starts.
+// The shim is the inits' parent (it called Create) and a child subreaper, so exec'd
+// processes and anything they leave behind are reaped by it too: each known child
+// through a pidfd in the Go poller, or, for a container in the host's pid namespace
+// (whose orphans come to the shim), by SIGCHLD and sweeps. Launch returns once the
+// container is created and the shim is listening on the container's own socket; the
+// program has not started, so a client can attach before Start, as `docker run`
+// attaches and then starts.
 //
 // # Shared shims
 //
@@ -40,14 +38,16 @@
 //
 // A launch is a transaction on one connection: the options, the reply, then the
 // client's commit; a client that goes away before committing (its context ended)
-// makes the shim kill the creator's process group, or the container, and undo what
-// was made before the connection closes.
+// makes the shim undo the container, once its creation is over, before the
+// connection closes.
 //
 // # Staying small
 //
 // The shim runs with one P, no heap profiling, no signal handling in the default case
 // (two OS threads saved), starts the container without reading its record back, and
-// gives memory back once a burst of launches or execs is over.
+// gives memory back once a burst of launches or execs is over (creating a container
+// in the shim leaves garbage the collector would not look at before the heap reached
+// 4 MB). A panic while creating a container fails that launch only.
 //
 // # The state directory
 //

@@ -1,18 +1,24 @@
 package shim_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/pkg/stdcopy"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-engine/berth/internal/runtime"
 	"github.com/berth-engine/berth/internal/runtime/shim"
+	"github.com/berth-engine/berth/internal/testutil"
 )
 
 // launchIn launches b into g's shims.
@@ -203,4 +209,50 @@ func TestGroupCloseEndsIdleShimsOnly(t *testing.T) {
 	busy.wait()
 	busy.shutdown()
 	g.Close() // the busy shim is idle now: its box's cleanup checks it exits
+}
+
+func TestGroupContainersSeeNothingOfEachOther(t *testing.T) {
+	g := newGroup(t, 4)
+	a := newBox(t, []string{"sleep", "100"}, nil)
+	b := newBox(t, []string{"sleep", "100"}, nil)
+	a.launchIn(g)
+	b.launchIn(g)
+	if a.shim != b.shim {
+		t.Fatalf("shims %d and %d, want one", a.shim, b.shim)
+	}
+	a.start()
+	b.start()
+	// The second init was spawned while the shim held the first's pipes and sockets.
+	for _, x := range []*box{a, b} {
+		fds, err := os.ReadDir("/proc/" + strconv.Itoa(x.client.Pid()) + "/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, fd := range fds {
+			names = append(names, fd.Name())
+		}
+		if strings.Join(names, " ") != "0 1 2" {
+			t.Errorf("container %s's init has descriptors %v, want 0 1 2", x.opts.ID, names)
+		}
+	}
+	proc := testutil.ReadSpec(t, a.bundle).Process
+	proc.Args = []string{"ls", "/proc/self/fd"}
+	s, _, err := a.client.Exec(ctx(t), shim.ExecOpts{ID: "fds", Process: proc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	stdcopy.StdCopy(&out, io.Discard, s)
+	s.Close()
+	if got := strings.Fields(out.String()); strings.Join(got, " ") != "0 1 2 3" {
+		t.Errorf("an exec'd process has descriptors %v open, want 0 1 2 (and ls's own 3)", got)
+	}
+	for _, x := range []*box{a, b} {
+		if err := runtime.New(x.opts.RuntimeRoot).Kill(x.opts.ID, unix.SIGKILL, false); err != nil {
+			t.Fatal(err)
+		}
+		x.wait()
+		x.shutdown()
+	}
 }

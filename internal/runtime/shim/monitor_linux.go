@@ -7,11 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -75,8 +73,8 @@ func Main(args []string) int {
 	unix.CloseOnExec(launcherFD)
 	unix.SetNonblock(launcherFD, true)
 	fd3 := os.NewFile(launcherFD, "launcher")
-	// The containers' inits come to us when their creators exit, and so does whatever
-	// exec'd processes leave behind.
+	// Whatever exec'd processes (and a container in the host's pid namespace) leave
+	// behind comes to us.
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		if *control == "" {
 			writeJSONLine(fd3, reply{Error: "shim: become a child subreaper: " + err.Error()})
@@ -228,8 +226,8 @@ func (m *monitor) launch(c *os.File) {
 		verdict <- err == nil && string(line) == commitLine
 	}()
 	s, err := m.create(o, verdict)
-	// Each launch leaves some garbage (the handover decoded, the creator's process
-	// started), which the collector would not look at before the heap reached 4 MB:
+	// Each launch leaves some garbage (the spec decoded, a seccomp profile compiled,
+	// the init spawned), which the collector would not look at before the heap reached 4 MB:
 	// given back once launches stop for a while, as after execs.
 	defer m.trim.Touch()
 	if err != nil {
@@ -256,127 +254,49 @@ func (m *monitor) launch(c *os.File) {
 // errCancelled is create's error when the client went away during the creation.
 var errCancelled = errors.New("shim: launch cancelled")
 
-// create has a creator create the container and starts serving it. If the client
-// cancels (verdict receives false) meanwhile, the creator is killed and what it made
-// undone.
+// create creates the container and starts serving it. The shim does the creating
+// itself, in a goroutine: a creator process would cost every launch a Go process
+// start (3 ms here); what creating costs the shim's memory is given back by the
+// trim once launches stop. A launch cancelled meanwhile (verdict receives false)
+// is undone once the creation has finished.
 func (m *monitor) create(o Opts, verdict <-chan bool) (*server, error) {
-	ours, theirs, err := seqpacketPair()
-	if err != nil {
-		return nil, err
-	}
-	defer ours.Close()
-	cmd := exec.Command("/proc/self/exe", "shim-create", o.ID, o.StateDir)
-	cmd.ExtraFiles = []*os.File{theirs}
-	cmd.Dir = "/"
-	// A group of its own, so that a cancel kills whatever the creator started too (a
-	// hook): anything left would come to us, and only our known children are reaped.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	err = cmd.Start()
-	theirs.Close()
-	if err != nil {
-		return nil, fmt.Errorf("start the container's creator: %w", err)
-	}
-	exited, err := exitWaiter(cmd.Process.Pid)
-	if err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return nil, fmt.Errorf("watch the container's creator: %w", err)
-	}
-	waited := make(chan error, 1)
-	go func() {
-		exited() // in the poller: a blocking wait would cost the shim a thread for good
-		waited <- cmd.Wait()
-	}()
-	b, err := json.Marshal(o)
-	if err == nil {
-		_, err = ours.Write(b)
-	}
-	if err != nil {
-		cmd.Process.Kill()
-		<-waited
-		return nil, fmt.Errorf("shim: send options to the container's creator: %w", err)
-	}
-	type received struct {
-		h   *handover
+	type result struct {
+		c   *created
 		err error
 	}
-	got := make(chan received, 1)
+	done := make(chan result, 1)
 	go func() {
-		h, err := receiveHandover(ours)
-		got <- received{h, err}
+		c, err := create(o)
+		done <- result{c, err}
 	}()
-	var r received
+	var r result
 	select {
-	case r = <-got:
+	case r = <-done:
 	case <-verdict: // only a cancel can come before the reply
-		// The creator is let finish, so that what it made can be undone through the
-		// runtime's record; one stuck (in a hook) is killed with everything it started,
-		// which may leave that half-made container's cgroups behind.
-		select {
-		case r = <-got:
-		case <-time.After(creatorGrace):
-			unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
-			r = <-got
+		if r = <-done; r.err == nil {
+			r.c.undo()
 		}
-		<-waited
-		if r.err == nil {
-			undo(r.h)
-		}
-		abandon(o)
 		return nil, errCancelled
-	}
-	// Once the creator has exited the container's init is ours.
-	if werr := <-waited; r.err == nil && werr != nil {
-		undo(r.h)
-		return nil, fmt.Errorf("the container's creator failed after creating it: %w", werr)
 	}
 	if r.err != nil {
 		return nil, r.err
 	}
-	h := r.h
-	if h.SharedPidNS && m.capacity > 1 {
-		undo(h)
+	c := r.c
+	if c.sharedPidNS && m.capacity > 1 {
+		c.undo()
 		return nil, errdefs.ErrInvalidArgument.WithMessage("a container in the host's pid namespace needs a shim of its own")
 	}
-	err = atomicfile.WriteVolatile(filepath.Join(o.StateDir, pidName), []byte(strconv.Itoa(os.Getpid())), 0o600)
+	err := atomicfile.WriteVolatile(filepath.Join(o.StateDir, pidName), []byte(strconv.Itoa(os.Getpid())), 0o600)
 	if err != nil {
 		err = fmt.Errorf("write shim pid file: %w", err)
 	}
 	var s *server
 	if err == nil {
-		s, err = resume(h, m.trim)
+		s, err = newServer(c, m.trim)
 	}
 	if err != nil {
-		undo(h)
+		c.undo()
 		return nil, err
 	}
 	return s, nil
-}
-
-// creatorGrace bounds the wait for a creator to finish once its launch is cancelled.
-const creatorGrace = 20 * time.Second
-
-// undo abandons a container that was handed over but will not be served, and reaps
-// its init, our child since the creator exited.
-func undo(h *handover) {
-	h.close()
-	abandon(h.Opts)
-	var ws unix.WaitStatus
-	for {
-		_, err := unix.Wait4(h.Pid, &ws, unix.WNOHANG, nil)
-		if err != unix.EINTR {
-			return
-		}
-	}
-}
-
-// seqpacketPair returns two connected SOCK_SEQPACKET sockets, close-on-exec: a
-// handover is one message, descriptors included.
-func seqpacketPair() (*os.File, *os.File, error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, nil, fmt.Errorf("socketpair: %w", err)
-	}
-	unix.SetNonblock(fds[0], true)
-	return os.NewFile(uintptr(fds[0]), "creator"), os.NewFile(uintptr(fds[1]), "creator"), nil
 }

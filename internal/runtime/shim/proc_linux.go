@@ -175,6 +175,20 @@ func (pio *procIO) handTo(p *proc) error {
 	return nil
 }
 
+// closeFiles closes p's stdio before anything reads it (its container is undone).
+func (p *proc) closeFiles() {
+	if p.console != nil {
+		p.console.Close()
+	} else if p.stdin != nil {
+		p.stdin.Close()
+	}
+	for _, o := range p.outputs {
+		if o.f != p.console {
+			o.f.Close()
+		}
+	}
+}
+
 // readOutputs starts copying each of p's outputs until it ends; outDone is closed
 // once all have.
 func (p *proc) readOutputs() {

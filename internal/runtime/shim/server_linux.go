@@ -55,10 +55,10 @@ type server struct {
 	stopped  chan struct{} // closed once serve has returned and removed shim.sock and shim.pid
 }
 
-// resume builds the server from a handover: the log opened, output read, children
-// reaped. On failure the caller abandons h.
-func resume(h *handover, trim *idletrim.Trimmer) (*server, error) {
-	o := h.Opts
+// newServer serves a container just created: its log opened, its output read, its
+// children reaped. On failure the caller undoes c.
+func newServer(c *created, trim *idletrim.Trimmer) (*server, error) {
+	o := c.opts
 	lw, err := NewLogWriter(o.Log)
 	if err != nil {
 		return nil, err
@@ -66,9 +66,9 @@ func resume(h *handover, trim *idletrim.Trimmer) (*server, error) {
 	s := &server{
 		o:        o,
 		rt:       runtime.New(o.RuntimeRoot),
-		init:     h.proc(),
-		starter:  h.Starter,
-		ln:       h.listener(),
+		init:     c.init,
+		starter:  c.starter,
+		ln:       c.ln,
 		execs:    map[string]*proc{},
 		execPids: map[int]*proc{},
 		trim:     trim,
@@ -77,9 +77,12 @@ func resume(h *handover, trim *idletrim.Trimmer) (*server, error) {
 		stopped:  make(chan struct{}),
 	}
 	s.init.log, s.init.stdinOnce = newProcLog(lw), o.StdinOnce
-	if s.sweep = h.SharedPidNS; s.sweep {
+	if s.sweep = c.sharedPidNS; s.sweep {
 		go s.reap()
 	} else if err := s.watchChild(s.init.pid); err != nil {
+		if s.init.log != nil {
+			s.init.log.close()
+		}
 		return nil, err
 	}
 	s.init.readOutputs()

@@ -579,9 +579,8 @@ func TestExec(t *testing.T) {
 		}
 	}
 
-	// Nothing the shim holds (its socket, the container's pipes, its log, what the
-	// handover passed on) reaches an exec'd process: only stdio, and the directory ls
-	// itself opens.
+	// Nothing the shim holds (its sockets, the container's pipes, its log) reaches an
+	// exec'd process: only stdio, and the directory ls itself opens.
 	proc.Args = []string{"ls", "/proc/self/fd"}
 	s, _, err = b.client.Exec(ctx(t), shim.ExecOpts{ID: "fds", Process: &proc})
 	if err != nil {
