@@ -151,7 +151,14 @@ func (s *Store) saveLocked(c *Container) error {
 	if err != nil {
 		return fmt.Errorf("container %s: encode record: %w", c.ID, err)
 	}
-	if err := atomicfile.WriteFile(filepath.Join(s.Dir(c.ID), recordFile), data, 0o600); err != nil {
+	write := atomicfile.WriteFile
+	if c.HostConfig != nil && c.HostConfig.AutoRemove {
+		// A container removed when it stops cannot outlive a reboot, which stops it:
+		// its record need not reach the disk (two flushes off every `run --rm`). One
+		// a power cut lost or tore is a leftover, removed at the next start.
+		write = atomicfile.WriteVolatile
+	}
+	if err := write(filepath.Join(s.Dir(c.ID), recordFile), data, 0o600); err != nil {
 		return fmt.Errorf("container %s: save record: %w", c.ID, err)
 	}
 	return nil
@@ -174,6 +181,21 @@ func (s *Store) Rename(c *Container, newName string) error {
 func (s *Store) Delete(c *Container) error {
 	if err := s.RemoveDir(c.ID); err != nil {
 		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.byID, c.ID)
+	if s.byName[c.Name] == c.ID {
+		delete(s.byName, c.Name)
+	}
+	return nil
+}
+
+// Forget removes c's record and forgets it, leaving the rest of its directory
+// to RemoveDir (a crash before makes it a leftover).
+func (s *Store) Forget(c *Container) error {
+	if err := os.Remove(filepath.Join(s.Dir(c.ID), recordFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("container %s: %w", c.ID, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -146,3 +146,30 @@ func TestPersistenceAndLeftovers(t *testing.T) {
 		t.Errorf("Len = %d", s2.Len())
 	}
 }
+
+func TestForgetLeavesTheDirectoryAsALeftover(t *testing.T) {
+	root := t.TempDir()
+	s, _ := Open(root)
+	c := add(t, s, s.NewID(), "once")
+	c.HostConfig = &container.HostConfig{AutoRemove: true}
+	if err := s.Save(c); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Forget(c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get("once"); !errdefs.IsNotFound(err) {
+		t.Errorf("a forgotten container is still found: %v", err)
+	}
+	if _, err := s.ReserveName("once", s.NewID()); err != nil {
+		t.Errorf("the name of a forgotten container is not free: %v", err)
+	}
+	// Cut short before RemoveDir: the next Open finds a leftover.
+	s2, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := s2.Leftovers(); len(l) != 1 || l[0] != c.ID {
+		t.Errorf("leftovers %q, want the forgotten container's", l)
+	}
+}

@@ -44,39 +44,84 @@ func (d *Daemon) ContainerRemove(ctx context.Context, name string, opts RemoveOp
 
 // removeContainer removes a container that does not run.
 func (d *Daemon) removeContainer(ctx context.Context, c *ctr.Container, volumes bool) error {
+	prev, err := markRemoving(c)
+	if err != nil {
+		return err
+	}
+	if err := d.removeFiles(ctx, c, volumes); err != nil {
+		unmarkRemoving(c, prev)
+		return err
+	}
+	if err := d.containers.Delete(c); err != nil {
+		unmarkRemoving(c, prev)
+		return err
+	}
+	d.forgotten(c)
+	return nil
+}
+
+// autoRemove removes a container that stopped with --rm in the other order: its record
+// first, so that the clients waiting for its removal (`docker run --rm`) are answered
+// without waiting for its files (a metadata commit to disk among them). A crash in
+// between leaves a directory without a record, which the next start removes.
+func (d *Daemon) autoRemove(c *ctr.Container) error {
+	prev, err := markRemoving(c)
+	if err != nil {
+		return err
+	}
+	if err := d.containers.Forget(c); err != nil {
+		unmarkRemoving(c, prev)
+		return err
+	}
+	d.forgotten(c)
+	ctx := context.Background()
+	if err := d.removeFiles(ctx, c, true); err != nil {
+		return err // its directory stays, without a record: removed at the next start
+	}
+	return d.containers.RemoveDir(c.ID)
+}
+
+// markRemoving moves a container that does not run to Removing, returning its status
+// before.
+func markRemoving(c *ctr.Container) (ctr.Status, error) {
 	c.Lock()
+	defer c.Unlock()
 	if c.State.Status == ctr.Removing {
-		c.Unlock()
-		return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("removal of container %s is already in progress", c.ID))
+		return "", cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("removal of container %s is already in progress", c.ID))
 	}
 	if c.State.Running() {
-		c.Unlock()
-		return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot remove container %q: container is running", c.Name))
+		return "", cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot remove container %q: container is running", c.Name))
 	}
 	prev := c.State.Status
 	c.State.Status = ctr.Removing
+	return prev, nil
+}
+
+func unmarkRemoving(c *ctr.Container, prev ctr.Status) {
+	c.Lock()
+	c.State.Status = prev
 	c.Unlock()
-	fail := func(err error) error {
-		c.Lock()
-		c.State.Status = prev
-		c.Unlock()
-		return err
-	}
+}
+
+// removeFiles removes what a container holds outside its record: its root file
+// system, bundle and with volumes its anonymous volumes.
+func (d *Daemon) removeFiles(ctx context.Context, c *ctr.Container, volumes bool) error {
 	d.unmountRootfs(c.ID)
 	if err := d.images.RemoveRootfs(context.WithoutCancel(ctx), c.SnapshotKey); err != nil && !cerrdefs.IsNotFound(err) {
-		return fail(fmt.Errorf("cannot remove container %q: %w", c.Name, err))
+		return fmt.Errorf("cannot remove container %q: %w", c.Name, err)
 	}
 	if err := os.RemoveAll(d.bundleDir(c.ID)); err != nil {
-		return fail(fmt.Errorf("cannot remove container %q: %w", c.Name, err))
+		return fmt.Errorf("cannot remove container %q: %w", c.Name, err)
 	}
 	d.releaseVolumes(context.WithoutCancel(ctx), c.ID, c.Snapshot().Mounts, volumes)
-	if err := d.containers.Delete(c); err != nil {
-		return fail(err)
-	}
+	return nil
+}
+
+// forgotten tells the daemon's parts and clients that a container is gone.
+func (d *Daemon) forgotten(c *ctr.Container) {
 	d.run.forget(c.ID)
 	d.waiters.changed(c.ID, false, true)
 	d.containerEvent(c.Snapshot(), eventtypes.ActionDestroy, nil)
-	return nil
 }
 
 // ContainerRename gives a container a new name.

@@ -560,7 +560,7 @@ func (d *Daemon) handleExit(c *ctr.Container, client *shim.Client, exit shim.Exi
 
 	switch {
 	case autoRemove:
-		if err := d.removeContainer(context.Background(), c, true); err != nil {
+		if err := d.autoRemove(c); err != nil {
 			d.log.Warn("auto-remove", "id", c.ID, "err", err)
 		}
 	case restart:
