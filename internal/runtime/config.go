@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-engine/berth/internal/runtime/seccomp"
 )
 
 // LoadSpec reads and validates bundle/config.json.
@@ -61,4 +63,6 @@ type initConfig struct {
 	NewCgroupNS bool           `json:"newCgroupNs,omitempty"`
 	NewTimeNS   bool           `json:"newTimeNs,omitempty"`
 	State       []byte         `json:"state,omitempty"` // hook state for createContainer/startContainer
+	// Seccomp is Spec's seccomp profile compiled, sent instead of the profile.
+	Seccomp *seccomp.Filter `json:"seccomp,omitempty"`
 }

@@ -209,6 +209,7 @@ func (r *Runtime) Create(o CreateOpts) (_ *Created, err error) {
 		joinUserNS(&sp, &cfg, userNSFile)
 	}
 	sync := newSyncPipe(parentSock)
+	seccompSent := compileSeccomp(spec)
 	cmd, err = spawn(sp)
 	childSock.Close()
 	if err != nil {
@@ -229,6 +230,9 @@ func (r *Runtime) Create(o CreateOpts) (_ *Created, err error) {
 	// (the first cgroup.procs write waits out an RCU grace period, milliseconds), and
 	// it waits for msgGo only before what needs the cgroup (cgroup ns, cgroup mounts).
 	if cfg.State, err = json.Marshal(st.ociState(StatusCreating)); err != nil {
+		return nil, err
+	}
+	if cfg.Spec, cfg.Seccomp, err = seccompSent(); err != nil {
 		return nil, err
 	}
 	raw, err := json.Marshal(cfg)

@@ -92,6 +92,7 @@ func (r *Runtime) Exec(o ExecOpts) (_ *Process, err error) {
 		sp.extra = append(sp.extra, conn)
 	}
 	sp.env = []string{"_BERTH_SYNC_FD=" + strconv.Itoa(syncFD)}
+	seccompSent := compileSeccomp(st.Spec)
 	cmd, err := spawn(sp)
 	childSock.Close()
 	if err != nil {
@@ -113,6 +114,9 @@ func (r *Runtime) Exec(o ExecOpts) (_ *Process, err error) {
 		return nil, err
 	}
 	if err = cg.Apply(cmd.Pid); err != nil {
+		return nil, err
+	}
+	if cfg.Spec, cfg.Seccomp, err = seccompSent(); err != nil {
 		return nil, err
 	}
 	raw, err := json.Marshal(cfg)
@@ -208,7 +212,7 @@ func execInit(cfg *initConfig, sync *os.File) error {
 	if err := setOOMScoreAdj(cfg.Process.OOMScoreAdj); err != nil {
 		return err
 	}
-	prog, err := prepareExec(cfg.Process, cfg.Spec, self)
+	prog, err := prepareExec(cfg.Process, cfg.Spec, cfg.Seccomp, self)
 	if err != nil {
 		return err
 	}

@@ -189,7 +189,7 @@ func initContainer(sync *syncPipe, cfg *initConfig) error {
 	// execCPUAffinity is for exec'd processes only.
 	proc := *cfg.Process
 	proc.ExecCPUAffinity = nil
-	prog, err := prepareExec(&proc, spec, self)
+	prog, err := prepareExec(&proc, spec, cfg.Seccomp, self)
 	if err != nil {
 		return err
 	}

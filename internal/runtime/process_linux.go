@@ -48,8 +48,10 @@ type program struct {
 
 // prepareExec resolves and checks everything the final exec needs while errors can
 // still be reported to the creating command.
-func prepareExec(p *specs.Process, spec *specs.Spec, self fileID) (*program, error) {
-	prog := &program{args: p.Args, env: p.Env, proc: p}
+// filter is the compiled seccomp filter the runtime sent; without one, spec's profile
+// (if any) is compiled here.
+func prepareExec(p *specs.Process, spec *specs.Spec, filter *seccomp.Filter, self fileID) (*program, error) {
+	prog := &program{args: p.Args, env: p.Env, proc: p, seccomp: filter}
 	path, err := lookPath(p.Args[0], p.Env, p.Cwd)
 	if err != nil {
 		return nil, err
@@ -70,7 +72,7 @@ func prepareExec(p *specs.Process, spec *specs.Spec, self fileID) (*program, err
 	if spec.Linux != nil {
 		prog.personality = spec.Linux.Personality
 	}
-	if spec.Linux != nil && spec.Linux.Seccomp != nil {
+	if filter == nil && spec.Linux != nil && spec.Linux.Seccomp != nil {
 		if prog.seccomp, err = seccomp.Compile(spec.Linux.Seccomp); err != nil {
 			return nil, err
 		}
