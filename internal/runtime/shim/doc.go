@@ -32,9 +32,10 @@
 // protocol: Group.Launch launches into the shim taking launches (on its launch socket,
 // bound by the group before the shim starts), and starts another when that one is
 // full, closing or gone. A shim with no container exits after a while (10 s). The
-// cost of sharing: a shim killed by hand takes its containers' stdio with it (they
-// run on; berthd reaps them as for any lost shim). A container in the host's pid
-// namespace gets a shim of its own (Launch), since its shim must reap every child.
+// cost of sharing: a shim killed by hand takes all its containers down, not one
+// (berthd finds their shim gone and reaps them, exit code 255, as for any lost shim).
+// A container in the host's pid namespace gets a shim of its own (Launch), since its
+// shim must reap every child.
 //
 // A launch is a transaction on one connection: the options, the reply, then the
 // client's commit; a client that goes away before committing (its context ended)
