@@ -73,7 +73,9 @@ func (c *CLI) runContainer(cmd *cobra.Command, o runOptions, attachFlag bool, cf
 	if err != nil {
 		return err
 	}
-	if o.SigProxy && !config.Tty {
+	// Detached, the CLI exits once the container has started: no signal of its can
+	// matter to the container, and nobody reads its exit.
+	if o.SigProxy && !config.Tty && !o.Detach {
 		sigc, stop := notifyAllSignals()
 		defer stop()
 		go forwardSignals(context.WithoutCancel(ctx), cl, id, sigc)
@@ -95,7 +97,10 @@ func (c *CLI) runContainer(cmd *cobra.Command, o runOptions, attachFlag bool, cf
 
 	statusCtx, cancelStatus := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelStatus()
-	status := c.waitExitOrRemoved(statusCtx, cl, id, cfg.HostConfig.AutoRemove)
+	var status <-chan int
+	if attach || cfg.HostConfig.AutoRemove { // with --rm, a failed start waits for the removal
+		status = c.waitExitOrRemoved(statusCtx, cl, id, cfg.HostConfig.AutoRemove)
+	}
 	if !attach {
 		fmt.Fprintln(c.env.Stdout, id)
 	}

@@ -50,12 +50,10 @@ func TestRunDetachedSendsTheFlags(t *testing.T) {
 	if r.code != 0 || r.stdout != ctrID+"\n" || r.stderr != "" {
 		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
-	want := []string{"POST /containers/create", "POST /containers/" + ctrID + "/wait", "POST /containers/" + ctrID + "/start"}
+	// Detached without --rm nobody reads the exit: no wait, no attach.
+	want := []string{"POST /containers/create", "POST /containers/" + ctrID + "/start"}
 	if got := d.calls(); !reflect.DeepEqual(got, want) {
-		t.Errorf("requests %q, want %q (wait before start, no attach)", got, want)
-	}
-	if q := fc.wait.query(t); q.Get("condition") != "next-exit" {
-		t.Errorf("wait query %v", q)
+		t.Errorf("requests %q, want %q (no wait, no attach)", got, want)
 	}
 	if q := fc.create.query(t); q.Get("name") != "web" {
 		t.Errorf("create query %v", q)
@@ -330,5 +328,23 @@ func TestCreateWritesTheCIDFile(t *testing.T) {
 	}
 	if _, err := os.Stat(cid2); !os.IsNotExist(err) {
 		t.Errorf("cidfile left behind: %v", err)
+	}
+}
+
+func TestRunDetachedWithRmWaitsForTheRemoval(t *testing.T) {
+	d := newFakeDaemon(t)
+	fc := d.addContainer(t, &fakeContainer{id: ctrID})
+	r := runIn(t, d, "", "run", "-d", "--rm", "busybox", "true")
+	if r.code != 0 || r.stdout != ctrID+"\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	// The wait is registered before the start: a start that fails waits for the
+	// removal before reporting.
+	want := []string{"POST /containers/create", "POST /containers/" + ctrID + "/wait", "POST /containers/" + ctrID + "/start"}
+	if got := d.calls(); !reflect.DeepEqual(got, want) {
+		t.Errorf("requests %q, want %q", got, want)
+	}
+	if q := fc.wait.query(t); q.Get("condition") != "removed" {
+		t.Errorf("wait query %v, want condition=removed", q)
 	}
 }

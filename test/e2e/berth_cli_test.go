@@ -1,8 +1,13 @@
 package e2e
 
 import (
+	"bufio"
+	"errors"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -89,5 +94,43 @@ func TestBerthWithoutDaemon(t *testing.T) {
 	_, errOut, code := d.berth("info")
 	if want := "Cannot connect to the berth daemon at " + d.Host() + ". Is berthd running?\n"; code != 1 || errOut != want {
 		t.Errorf("exit %d, stderr %q, want 1 and %q", code, errOut, want)
+	}
+}
+
+// TestBerthRunForwardsSignals sends SIGUSR1 to a foreground `berth run`: the
+// container gets it (its trap answers and sets the exit code), as with docker.
+func TestBerthRunForwardsSignals(t *testing.T) {
+	d := withImage(t)
+	cmd := exec.Command(testutil.Binary(t, "berth"), "run", "--rm", "bbox", "sh", "-c",
+		`trap "echo got-usr1; exit 7" USR1; echo ready; while :; do sleep 0.1; done`)
+	cmd.Env = append(os.Environ(), "BERTH_HOST="+d.Host(), "DOCKER_CONFIG="+t.TempDir())
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewScanner(out)
+	if !lines.Scan() || lines.Text() != "ready" {
+		t.Fatalf("container said %q before the signal", lines.Text())
+	}
+	if err := cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	if !lines.Scan() || lines.Text() != "got-usr1" {
+		t.Errorf("after SIGUSR1 to the CLI the container said %q, want got-usr1", lines.Text())
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 7 {
+			t.Errorf("berth run ended with %v, want exit 7 (the container's)", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("berth run did not end after the container did")
 	}
 }
