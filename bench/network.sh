@@ -7,11 +7,13 @@
 #              berth CLI on berthd and the docker CLI on dockerd
 #   2 publish  `run -d -p PORT:80 bbox httpd` until the first HTTP 200 from the host (curl in a
 #              loop, 10 ms apart), then rm -f (untimed)
-#   3 tcp      TCP throughput from a container to the host over the default bridge (5 runs each; a Go sender,
+#   3 tcp      TCP throughput from a container to the host over the default bridge (a Go sender,
 #              test/testinit tcp-send, to tcp-sink on the bridge's address), against the same
-#              pair over a bare veth pair into a network namespace made here
-#   4 range    `run -d -p 30000-30999:30000-30999 bbox sleep 300`: extra processes, extra engine
-#              memory (PSS of the engine's processes, after minus before) and berth's nft rules
+#              pair over a bare veth pair into a network namespace made here; TCP_RUNS of each,
+#              one of each in turn
+#   4 range    `run -d -p 30000-30999:30000-30999 bbox sleep 300` beside a running container
+#              without ports: extra processes, extra engine memory (PSS of the engine's
+#              processes, after minus before) and berth's nft rules
 #
 # Usage: bench/network.sh     (as root; a few minutes)
 #
@@ -20,7 +22,7 @@
 # userland proxy does for connections from the host anyway. berthd gets its own bridge name,
 # subnet and nftables table. Everything is removed on exit.
 #
-# Environment: N=15 (runs per client in 1 and 2), TCP_BYTES=2000000000 (per run, 3 runs),
+# Environment: N=15 (runs per client in 1 and 2), TCP_BYTES=2000000000 (per run), TCP_RUNS=7,
 #   RANGE=1000, WORK=/var/tmp/berth-bench, BERTHD, BERTH (the repo's bin/ by default),
 #   DOCKER=/usr/local/bin/docker, DOCKERD=/usr/sbin/dockerd
 set -u -o pipefail
@@ -34,6 +36,7 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$SCRIPT_DIR/.." && pwd)
 N=${N:-15}
 TCP_BYTES=${TCP_BYTES:-2000000000}
+TCP_RUNS=${TCP_RUNS:-7}
 RANGE=${RANGE:-1000}
 WORK=${WORK:-/var/tmp/berth-bench}
 BERTHD=${BERTHD:-$REPO/bin/berthd}
@@ -147,27 +150,28 @@ done
 printf '   berth CLI -> berthd    median %s ms   (goal <= 150 ms)\n   docker CLI -> dockerd  median %s ms\n' "$(median ${T[pub:bb]})" "$(median ${T[pub:dd]})"
 
 # 3 ----------------------------------------------------------------------------------------------
-say "3 TCP throughput, $TCP_BYTES bytes per run, 5 runs (MB/s)"
+say "3 TCP throughput, $TCP_BYTES bytes per run, $TCP_RUNS runs each, interleaved (MB/s)"
 gw=$("${BB[@]}" network inspect -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' bridge)
-for i in 1 2 3 4 5; do
-  "$RUN/bin/testinit" tcp-sink "$gw:19$((TAG % 100 + 100))" >"$RUN/sink" 2>/dev/null &
-  sink=$!
-  sleep 0.2
-  "${BB[@]}" run --rm bbox /testinit tcp-send "$gw:19$((TAG % 100 + 100))" "$TCP_BYTES" >/dev/null
-  wait $sink
-  T[tcp:berth]+="$(awk '{print $3}' "$RUN/sink") "
-done
 ip netns add "$NS" && ip link add "$VETH_H" type veth peer name "$VETH_C" && ip link set "$VETH_C" netns "$NS" &&
   ip addr add 10.243.$((TAG % 250)).1/24 dev "$VETH_H" && ip link set "$VETH_H" up &&
   ip -n "$NS" addr add 10.243.$((TAG % 250)).2/24 dev "$VETH_C" && ip -n "$NS" link set "$VETH_C" up && ip -n "$NS" link set lo up ||
   die "raw veth pair"
-for i in 1 2 3 4 5; do
-  "$RUN/bin/testinit" tcp-sink "10.243.$((TAG % 250)).1:19$((TAG % 100 + 100))" >"$RUN/sink" 2>/dev/null &
+# tcp_run KIND ADDR SENDER...: one run, the sink on the host at ADDR, the sender given.
+tcp_run() {
+  local kind=$1 addr=$2 sink
+  shift 2
+  "$RUN/bin/testinit" tcp-sink "$addr" >"$RUN/sink" 2>/dev/null &
   sink=$!
   sleep 0.2
-  ip netns exec "$NS" "$RUN/bin/testinit" tcp-send "10.243.$((TAG % 250)).1:19$((TAG % 100 + 100))" "$TCP_BYTES" >/dev/null
+  "$@" >/dev/null
   wait $sink
-  T[tcp:veth]+="$(awk '{print $3}' "$RUN/sink") "
+  T[tcp:$kind]+="$(awk '{print $3}' "$RUN/sink") "
+}
+# One of each in turn, so that a drift of the machine lands on both.
+port=19$((TAG % 100 + 100))
+for i in $(seq "$TCP_RUNS"); do
+  tcp_run berth "$gw:$port" "${BB[@]}" run --rm bbox /testinit tcp-send "$gw:$port" "$TCP_BYTES"
+  tcp_run veth "10.243.$((TAG % 250)).1:$port" ip netns exec "$NS" "$RUN/bin/testinit" tcp-send "10.243.$((TAG % 250)).1:$port" "$TCP_BYTES"
 done
 b=$(median ${T[tcp:berth]}) v=$(median ${T[tcp:veth]})
 printf '   container -> host over berth'"'"'s bridge  %s MB/s (runs: %s)\n   bare veth pair                         %s MB/s (runs: %s)\n   ratio %s (goal >= 0.90)\n' \
@@ -185,6 +189,11 @@ engine_pids() { # the engine's daemon(s) and every process whose command line na
 lo=30000 hi=$((30000 + RANGE - 1))
 for e in berth dockerd; do
   [ $e = berth ] && cmd=("${BB[@]}") || cmd=("${DD[@]}")
+  # The baseline has one container running without ports, so that the figure is what the
+  # ports cost (plus one more container's share of its engine), not a first container's
+  # shim: berth's shims serve several containers each.
+  "${cmd[@]}" run -d --name range-base bbox sleep 300 >/dev/null 2>"$RUN/err" || { echo "!! $e: $(tail -1 "$RUN/err")"; continue; }
+  sleep 3
   n0=$(engine_pids $e | wc -l) m0=$(pss $(engine_pids $e))
   t0=${EPOCHREALTIME/./}
   "${cmd[@]}" run -d --name range -p "$lo-$hi:$lo-$hi" bbox sleep 300 >/dev/null 2>"$RUN/err" || { echo "!! $e: $(tail -1 "$RUN/err")"; continue; }
@@ -194,6 +203,6 @@ for e in berth dockerd; do
   printf '   %-8s run -d with %d ports: %5d ms; engine processes %d -> %d (+%d), engine PSS +%d kB\n' \
     $e "$RANGE" "$t" "$n0" "$n1" $((n1 - n0)) $((m1 - m0))
   [ $e = berth ] && echo "            berth's nftables table: $(nft list table inet "$TABLE" | grep -c -E '^\s+(dnat|meta|ip|ip6|oifname|iifname|fib|ct|masquerade)') rules, $(nft list map inet "$TABLE" ports_v4 | grep -o ' : ' | wc -l) port elements"
-  "${cmd[@]}" rm -f range >/dev/null
+  "${cmd[@]}" rm -f range range-base >/dev/null
 done
 echo "   goal: no extra process, under 5 MB extra memory"
