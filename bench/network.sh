@@ -9,8 +9,8 @@
 #              loop, 10 ms apart), then rm -f (untimed)
 #   3 tcp      TCP throughput from a container to the host over the default bridge (a Go sender,
 #              test/testinit tcp-send, to tcp-sink on the bridge's address), against the same
-#              pair over a bare veth pair into a network namespace made here; TCP_RUNS of each,
-#              one of each in turn
+#              pair over a bare veth pair into a network namespace made here, and from a container
+#              over dockerd's bridge; TCP_RUNS of each, one of each in turn
 #   4 range    `run -d -p 30000-30999:30000-30999 bbox sleep 300` beside a running container
 #              without ports: extra processes, extra engine memory (PSS of the engine's
 #              processes, after minus before) and berth's nft rules
@@ -167,15 +167,17 @@ tcp_run() {
   wait $sink
   T[tcp:$kind]+="$(awk '{print $3}' "$RUN/sink") "
 }
-# One of each in turn, so that a drift of the machine lands on both.
+# One of each in turn, so that a drift of the machine lands on all of them.
 port=19$((TAG % 100 + 100))
 for i in $(seq "$TCP_RUNS"); do
   tcp_run berth "$gw:$port" "${BB[@]}" run --rm bbox /testinit tcp-send "$gw:$port" "$TCP_BYTES"
   tcp_run veth "10.243.$((TAG % 250)).1:$port" ip netns exec "$NS" "$RUN/bin/testinit" tcp-send "10.243.$((TAG % 250)).1:$port" "$TCP_BYTES"
+  tcp_run dockerd "10.242.$((TAG % 250)).1:$port" "${DD[@]}" run --rm bbox /testinit tcp-send "10.242.$((TAG % 250)).1:$port" "$TCP_BYTES"
 done
-b=$(median ${T[tcp:berth]}) v=$(median ${T[tcp:veth]})
-printf '   container -> host over berth'"'"'s bridge  %s MB/s (runs: %s)\n   bare veth pair                         %s MB/s (runs: %s)\n   ratio %s (goal >= 0.90)\n' \
-  "$b" "${T[tcp:berth]}" "$v" "${T[tcp:veth]}" "$(awk -v a="$b" -v b="$v" 'BEGIN{printf "%.2f", a/b}')"
+b=$(median ${T[tcp:berth]}) v=$(median ${T[tcp:veth]}) dk=$(median ${T[tcp:dockerd]})
+printf '   container -> host over berth'"'"'s bridge  %s MB/s (runs: %s)\n   bare veth pair                         %s MB/s (runs: %s)\n   container -> host over dockerd'"'"'s bridge %s MB/s (runs: %s)\n   ratio %s (goal >= 0.90; dockerd %s)\n' \
+  "$b" "${T[tcp:berth]}" "$v" "${T[tcp:veth]}" "$dk" "${T[tcp:dockerd]}" \
+  "$(awk -v a="$b" -v b="$v" 'BEGIN{printf "%.2f", a/b}')" "$(awk -v a="$dk" -v b="$v" 'BEGIN{printf "%.2f", a/b}')"
 
 # 4 ----------------------------------------------------------------------------------------------
 say "4 a published range of $RANGE ports"
