@@ -28,6 +28,7 @@ func (s *Server) containerStreamRoutes(b ContainerBackend) {
 	s.handle("GET /containers/{name}/logs", func(w http.ResponseWriter, r *http.Request) error { return s.containerLogs(b, w, r) })
 	s.handle("GET /containers/{name}/stats", func(w http.ResponseWriter, r *http.Request) error { return s.containerStats(b, w, r) })
 	s.handle("POST /containers/{name}/attach", func(w http.ResponseWriter, r *http.Request) error { return s.attachContainer(b, w, r) })
+	s.handle("GET /containers/{name}/attach/ws", func(w http.ResponseWriter, r *http.Request) error { return s.attachWebsocket(b, w, r) })
 	s.handle("POST /exec/{id}/start", func(w http.ResponseWriter, r *http.Request) error { return s.startExec(b, w, r) })
 }
 
