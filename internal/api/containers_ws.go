@@ -52,7 +52,7 @@ type wsUpgrade struct {
 	binary bool
 
 	mu        sync.Mutex
-	taken     bool          // the connection left net/http
+	taken     bool // the connection left net/http
 	conn      *websocket.Conn
 	done      chan struct{} // closed to end the websocket handler (which then closes conn)
 	closeOnce sync.Once
