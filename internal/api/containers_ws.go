@@ -52,9 +52,8 @@ type wsUpgrade struct {
 	binary bool
 
 	mu        sync.Mutex
-	taken     bool // the connection left net/http
-	conn      *websocket.Conn
-	done      chan struct{} // closed to end the websocket handler (which then closes conn)
+	taken     bool          // the connection left net/http
+	done      chan struct{} // closed to end the websocket handler (which then closes its connection)
 	closeOnce sync.Once
 }
 
@@ -92,9 +91,6 @@ func (u *wsUpgrade) upgrade(tty bool) (io.ReadWriteCloser, error) {
 		if u.binary {
 			c.PayloadType = websocket.BinaryFrame
 		}
-		u.mu.Lock()
-		u.conn = c
-		u.mu.Unlock()
 		var out io.Writer = c
 		if !tty {
 			out = &unframer{w: c}
