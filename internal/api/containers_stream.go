@@ -207,7 +207,15 @@ func (s *Server) containerStats(b ContainerBackend, w http.ResponseWriter, r *ht
 // attachContainer answers POST .../attach by hijacking the connection once the
 // backend knows the stream's kind; an error before that is an ordinary answer.
 func (s *Server) attachContainer(b ContainerBackend, w http.ResponseWriter, r *http.Request) error {
-	opts := daemon.AttachOptions{
+	ctx, cancel := s.streamContext(r)
+	defer cancel()
+	h := s.newHijack(w, r, cancel, false)
+	return h.finish(b.ContainerAttach(ctx, r.PathValue("name"), attachOptions(r), h.upgrade))
+}
+
+// attachOptions reads an attach's query (attach and attach/ws take the same).
+func attachOptions(r *http.Request) daemon.AttachOptions {
+	return daemon.AttachOptions{
 		Stream:     boolValue(r, "stream"),
 		Logs:       boolValue(r, "logs"),
 		Stdin:      boolValue(r, "stdin"),
@@ -215,10 +223,6 @@ func (s *Server) attachContainer(b ContainerBackend, w http.ResponseWriter, r *h
 		Stderr:     boolValue(r, "stderr"),
 		DetachKeys: r.URL.Query().Get("detachKeys"),
 	}
-	ctx, cancel := s.streamContext(r)
-	defer cancel()
-	h := s.newHijack(w, r, cancel, false)
-	return h.finish(b.ContainerAttach(ctx, r.PathValue("name"), opts, h.upgrade))
 }
 
 // errDetachedExec is what a backend gets if it asks to stream a detached exec.

@@ -10,8 +10,6 @@ import (
 	"sync"
 
 	"golang.org/x/net/websocket"
-
-	"github.com/berth-engine/berth/internal/daemon"
 )
 
 // GET /containers/{name}/attach/ws is attach over a websocket, as Docker serves it to
@@ -23,18 +21,10 @@ import (
 
 // attachWebsocket answers GET .../attach/ws.
 func (s *Server) attachWebsocket(b ContainerBackend, w http.ResponseWriter, r *http.Request) error {
-	opts := daemon.AttachOptions{
-		Stream:     boolValue(r, "stream"),
-		Logs:       boolValue(r, "logs"),
-		Stdin:      boolValue(r, "stdin"),
-		Stdout:     boolValue(r, "stdout"),
-		Stderr:     boolValue(r, "stderr"),
-		DetachKeys: r.URL.Query().Get("detachKeys"),
-	}
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
 	u := &wsUpgrade{w: w, r: r, binary: !versionBefore(r.Context(), "1.28")}
-	err := b.ContainerAttach(ctx, r.PathValue("name"), opts, u.upgrade)
+	err := b.ContainerAttach(ctx, r.PathValue("name"), attachOptions(r), u.upgrade)
 	if u.hijacked() {
 		u.close()
 		if err != nil {

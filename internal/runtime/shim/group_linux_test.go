@@ -24,13 +24,7 @@ import (
 // launchIn launches b into g's shims.
 func (b *box) launchIn(g *shim.Group) *shim.Client {
 	b.t.Helper()
-	c, err := g.Launch(ctx(b.t), b.opts)
-	if err != nil {
-		b.t.Fatalf("Group.Launch: %v", err)
-	}
-	b.client = c
-	b.shim = b.shimPid()
-	return c
+	return b.launchBy(g.Launch)
 }
 
 func newGroup(t *testing.T, capacity int) *shim.Group {

@@ -99,11 +99,18 @@ func newBox(t *testing.T, args []string, edit func(*specs.Spec, *shim.Opts)) *bo
 	return b
 }
 
+// launch launches b with a shim of its own.
 func (b *box) launch() *shim.Client {
 	b.t.Helper()
-	c, err := shim.Launch(ctx(b.t), b.opts)
+	return b.launchBy(shim.Launch)
+}
+
+// launchBy launches b with launch (shim.Launch, or a Group's).
+func (b *box) launchBy(launch func(context.Context, shim.Opts) (*shim.Client, error)) *shim.Client {
+	b.t.Helper()
+	c, err := launch(ctx(b.t), b.opts)
 	if err != nil {
-		b.t.Fatalf("Launch: %v", err)
+		b.t.Fatalf("launch: %v", err)
 	}
 	b.client = c
 	b.shim = b.shimPid()
