@@ -27,8 +27,8 @@ import (
 // Its streams echo: attach and exec write "out:<line>" to stdout and
 // "err:<line>" to stderr for each stdin line, and "bye" at stdin's end.
 type fakeContainers struct {
-	mu    sync.Mutex
-	calls []string
+	callLog
+	mu sync.Mutex
 
 	create daemon.ContainerCreateOptions // the last create's options
 	update container.UpdateConfig
@@ -48,24 +48,6 @@ func newFakeContainers() *fakeContainers {
 		streamC: make(chan string),
 		ended:   make(chan error, 1),
 	}
-}
-
-func (f *fakeContainers) call(format string, args ...any) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, fmt.Sprintf(format, args...))
-}
-
-// lastCall returns the newest call line ("" if none) and forgets them all.
-func (f *fakeContainers) lastCall() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.calls) == 0 {
-		return ""
-	}
-	c := f.calls[len(f.calls)-1]
-	f.calls = nil
-	return c
 }
 
 func missing(name string) error {

@@ -23,13 +23,9 @@ import (
 
 // fakeImages records what the routes asked for and answers from canned data.
 type fakeImages struct {
-	calls []string
-	auth  *registry.AuthConfig
-	body  string
-}
-
-func (f *fakeImages) call(format string, args ...any) {
-	f.calls = append(f.calls, fmt.Sprintf(format, args...))
+	callLog
+	auth *registry.AuthConfig
+	body string
 }
 
 func (f *fakeImages) Images(ctx context.Context, o daemon.ImageListOptions) ([]image.Summary, error) {

@@ -26,29 +26,11 @@ import (
 //	taken    create answers Conflict (the name exists)
 //	ghost    connect and disconnect answer NotFound for the container
 type fakeNetworks struct {
+	callLog
 	mu         sync.Mutex
-	calls      []string
 	create     network.CreateRequest
 	connect    network.ConnectRequest
 	disconnect network.DisconnectRequest
-}
-
-func (f *fakeNetworks) call(format string, args ...any) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, fmt.Sprintf(format, args...))
-}
-
-// lastCall returns the newest call line ("" if none) and forgets them all.
-func (f *fakeNetworks) lastCall() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.calls) == 0 {
-		return ""
-	}
-	c := f.calls[len(f.calls)-1]
-	f.calls = nil
-	return c
 }
 
 var fakeNetworkCreated = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
@@ -183,12 +165,7 @@ const (
 func TestNetworkRoutes(t *testing.T) {
 	s, f := newNetworkServer(t)
 	q := url.QueryEscape
-	for _, c := range []struct {
-		method, target, body string
-		status               int
-		call                 string
-		want                 string // the whole body ("" when not checked)
-	}{
+	checkRoutes(t, s, &f.callLog, []routeCase{
 		{"GET", "/v1.50/networks", "", 200, "list ", "[" + fakeBridgeJSON + "}," + fakeWebJSON + "}]"},
 		// Docker's router lists at /networks/ too; no version prefix means the newest.
 		{"GET", "/networks/", "", 200, "list ", ""},
@@ -240,18 +217,7 @@ func TestNetworkRoutes(t *testing.T) {
 
 		{"PUT", "/v1.50/networks/web", "", 404, "", `{"message":"page not found"}`},
 		{"POST", "/v1.50/networks/web/frobnicate", "", 404, "", `{"message":"page not found"}`},
-	} {
-		var hdr map[string]string
-		if c.body != "" {
-			hdr = jsonHeader
-		}
-		rec := send(t, s, c.method, c.target, c.body, hdr)
-		got := f.lastCall()
-		body := strings.TrimSuffix(rec.Body.String(), "\n")
-		if rec.Code != c.status || got != c.call || c.want != "" && body != c.want {
-			t.Errorf("%s %s:\n got %d %q body %s\nwant %d %q body %s", c.method, c.target, rec.Code, got, body, c.status, c.call, c.want)
-		}
-	}
+	})
 }
 
 // TestNetworkCreateDecodesTheRequest checks that every field docker network

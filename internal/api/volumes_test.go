@@ -22,27 +22,9 @@ import (
 // Its list has one volume created without labels or options (null in JSON,
 // as Docker shows them) and one with both.
 type fakeVolumes struct {
+	callLog
 	mu     sync.Mutex
-	calls  []string
 	create volume.CreateRequest // the last create's request
-}
-
-func (f *fakeVolumes) call(format string, args ...any) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, fmt.Sprintf(format, args...))
-}
-
-// lastCall returns the newest call line ("" if none) and forgets them all.
-func (f *fakeVolumes) lastCall() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.calls) == 0 {
-		return ""
-	}
-	c := f.calls[len(f.calls)-1]
-	f.calls = nil
-	return c
 }
 
 // formatFilters writes filters as "k=v1,v2 k2=v" with sorted keys.
@@ -129,12 +111,7 @@ func newVolumeServer(t *testing.T) (*Server, *fakeVolumes) {
 func TestVolumeRoutes(t *testing.T) {
 	s, f := newVolumeServer(t)
 	q := url.QueryEscape
-	for _, c := range []struct {
-		method, target, body string
-		status               int
-		call                 string
-		want                 string // the whole body
-	}{
+	checkRoutes(t, s, &f.callLog, []routeCase{
 		{"GET", "/v1.50/volumes", "", 200, "list ",
 			`{"Volumes":[{"CreatedAt":"2025-01-02T03:04:05Z","Driver":"local","Labels":null,"Mountpoint":"/v/plain/_data","Name":"plain","Options":null,"Scope":"local"},` +
 				`{"CreatedAt":"2025-01-02T03:04:05Z","Driver":"local","Labels":{"app":"web"},"Mountpoint":"/v/web/_data","Name":"web","Options":{"uid":"1000"},"Scope":"local"}],"Warnings":null}`},
@@ -178,18 +155,7 @@ func TestVolumeRoutes(t *testing.T) {
 		{"PUT", "/v1.50/volumes/web?version=1", `{}`, 503, "",
 			`{"message":"volume update only valid for cluster volumes, but swarm is unavailable"}`},
 		{"PATCH", "/v1.50/volumes/web", "", 404, "", `{"message":"page not found"}`},
-	} {
-		var hdr map[string]string
-		if c.body != "" {
-			hdr = jsonHeader
-		}
-		rec := send(t, s, c.method, c.target, c.body, hdr)
-		got := f.lastCall()
-		body := strings.TrimSuffix(rec.Body.String(), "\n")
-		if rec.Code != c.status || got != c.call || c.want != "" && body != c.want {
-			t.Errorf("%s %s:\n got %d %q body %s\nwant %d %q body %s", c.method, c.target, rec.Code, got, body, c.status, c.call, c.want)
-		}
-	}
+	})
 }
 
 func TestVolumeCreateDecodesTheRequest(t *testing.T) {
