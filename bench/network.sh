@@ -10,7 +10,11 @@
 #   3 tcp      TCP throughput from a container to the host over the default bridge (a Go sender,
 #              test/testinit tcp-send, to tcp-sink on the bridge's address), against the same
 #              pair over a bare veth pair into a network namespace made here, and from a container
-#              over dockerd's bridge; TCP_RUNS of each, one of each in turn
+#              over dockerd's bridge; TCP_RUNS of each, one of each in turn. Sender and sink are
+#              single-threaded (GOMAXPROCS=1, as iperf3): on 2 cores the Go runtime's extra
+#              threads spread one path's runs by +-20 %. Also the machine's busy CPU time per GB
+#              while the bytes flow (the sink reads /proc/stat), the steadier figure of what
+#              each path costs.
 #   4 range    `run -d -p 30000-30999:30000-30999 bbox sleep 300` beside a running container
 #              without ports: extra processes, extra engine memory (PSS of the engine's
 #              processes, after minus before) and berth's nft rules
@@ -22,7 +26,7 @@
 # userland proxy does for connections from the host anyway. berthd gets its own bridge name,
 # subnet and nftables table. Everything is removed on exit.
 #
-# Environment: N=15 (runs per client in 1 and 2), TCP_BYTES=2000000000 (per run), TCP_RUNS=7,
+# Environment: N=15 (runs per client in 1 and 2), TCP_BYTES=3000000000 (per run), TCP_RUNS=11,
 #   RANGE=1000, WORK=/var/tmp/berth-bench, BERTHD, BERTH (the repo's bin/ by default),
 #   DOCKER=/usr/local/bin/docker, DOCKERD=/usr/sbin/dockerd
 set -u -o pipefail
@@ -35,8 +39,8 @@ unset fd DOCKER_HOST DOCKER_CONTEXT BERTH_HOST
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$SCRIPT_DIR/.." && pwd)
 N=${N:-15}
-TCP_BYTES=${TCP_BYTES:-2000000000}
-TCP_RUNS=${TCP_RUNS:-7}
+TCP_BYTES=${TCP_BYTES:-3000000000}
+TCP_RUNS=${TCP_RUNS:-11}
 RANGE=${RANGE:-1000}
 WORK=${WORK:-/var/tmp/berth-bench}
 BERTHD=${BERTHD:-$REPO/bin/berthd}
@@ -156,28 +160,36 @@ ip netns add "$NS" && ip link add "$VETH_H" type veth peer name "$VETH_C" && ip 
   ip addr add 10.243.$((TAG % 250)).1/24 dev "$VETH_H" && ip link set "$VETH_H" up &&
   ip -n "$NS" addr add 10.243.$((TAG % 250)).2/24 dev "$VETH_C" && ip -n "$NS" link set "$VETH_C" up && ip -n "$NS" link set lo up ||
   die "raw veth pair"
-# tcp_run KIND ADDR SENDER...: one run, the sink on the host at ADDR, the sender given.
+# tcp_run KIND ADDR SENDER...: one run, the sink on the host at ADDR, the sender given; records
+# MB/s and the machine's busy CPU ms per GB while the bytes flowed (the sink's figure, so not
+# the cost of starting the sender's container).
 tcp_run() {
   local kind=$1 addr=$2 sink
   shift 2
-  "$RUN/bin/testinit" tcp-sink "$addr" >"$RUN/sink" 2>/dev/null &
+  GOMAXPROCS=1 "$RUN/bin/testinit" tcp-sink "$addr" >"$RUN/sink" 2>/dev/null &
   sink=$!
   sleep 0.2
-  "$@" >/dev/null
+  GOMAXPROCS=1 "$@" >/dev/null
   wait $sink
   T[tcp:$kind]+="$(awk '{print $3}' "$RUN/sink") "
+  T[cpu:$kind]+="$(awk -v n="$TCP_BYTES" '{print int($5 * 1e9 / n)}' "$RUN/sink") "
 }
 # One of each in turn, so that a drift of the machine lands on all of them.
 port=19$((TAG % 100 + 100))
 for i in $(seq "$TCP_RUNS"); do
-  tcp_run berth "$gw:$port" "${BB[@]}" run --rm bbox /testinit tcp-send "$gw:$port" "$TCP_BYTES"
+  tcp_run berth "$gw:$port" "${BB[@]}" run --rm -e GOMAXPROCS=1 bbox /testinit tcp-send "$gw:$port" "$TCP_BYTES"
   tcp_run veth "10.243.$((TAG % 250)).1:$port" ip netns exec "$NS" "$RUN/bin/testinit" tcp-send "10.243.$((TAG % 250)).1:$port" "$TCP_BYTES"
-  tcp_run dockerd "10.242.$((TAG % 250)).1:$port" "${DD[@]}" run --rm bbox /testinit tcp-send "10.242.$((TAG % 250)).1:$port" "$TCP_BYTES"
+  tcp_run dockerd "10.242.$((TAG % 250)).1:$port" "${DD[@]}" run --rm -e GOMAXPROCS=1 bbox /testinit tcp-send "10.242.$((TAG % 250)).1:$port" "$TCP_BYTES"
 done
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 b=$(median ${T[tcp:berth]}) v=$(median ${T[tcp:veth]}) dk=$(median ${T[tcp:dockerd]})
-printf '   container -> host over berth'"'"'s bridge  %s MB/s (runs: %s)\n   bare veth pair                         %s MB/s (runs: %s)\n   container -> host over dockerd'"'"'s bridge %s MB/s (runs: %s)\n   ratio %s (goal >= 0.90; dockerd %s)\n' \
-  "$b" "${T[tcp:berth]}" "$v" "${T[tcp:veth]}" "$dk" "${T[tcp:dockerd]}" \
-  "$(awk -v a="$b" -v b="$v" 'BEGIN{printf "%.2f", a/b}')" "$(awk -v a="$dk" -v b="$v" 'BEGIN{printf "%.2f", a/b}')"
+cb=$(median ${T[cpu:berth]}) cv=$(median ${T[cpu:veth]}) cdk=$(median ${T[cpu:dockerd]})
+row() { printf '   %-40s %5s MB/s  %4s CPU ms/GB   (runs: %s)\n' "$@"; }
+row "container -> host over berth's bridge" "$b" "$cb" "${T[tcp:berth]}"
+row "bare veth pair" "$v" "$cv" "${T[tcp:veth]}"
+row "container -> host over dockerd's bridge" "$dk" "$cdk" "${T[tcp:dockerd]}"
+printf '   throughput ratio %s (goal >= 0.90; dockerd %s); CPU per GB %s of the veth pair'"'"'s (dockerd %s)\n' \
+  "$(ratio "$b" "$v")" "$(ratio "$dk" "$v")" "$(ratio "$cb" "$cv")" "$(ratio "$cdk" "$cv")"
 
 # 4 ----------------------------------------------------------------------------------------------
 say "4 a published range of $RANGE ports"
