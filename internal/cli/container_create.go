@@ -49,6 +49,20 @@ func (c *CLI) addCreateFlags(cmd *cobra.Command, o *createOptions) *opts.Contain
 	return opts.NewContainer(flags, c.lookupEnv)
 }
 
+// parseCreate checks create's own flags and parses the container flags and
+// IMAGE [COMMAND] [ARG...] of create and run; a bad one is a usage error
+// (status 125, as docker).
+func (c *CLI) parseCreate(cmd *cobra.Command, copts *opts.Container, o createOptions, args []string) (*opts.Config, error) {
+	if err := validatePull(o.Pull); err != nil {
+		return nil, withHelp(cmd, err, 125)
+	}
+	cfg, err := copts.Parse(cmd.Flags(), args[0], args[1:], c.lookupEnv)
+	if err != nil {
+		return nil, withHelp(cmd, err, 125)
+	}
+	return cfg, nil
+}
+
 // lookupEnv reads the client's environment for -e NAME and env files (a
 // variable set to the empty string counts as unset).
 func (c *CLI) lookupEnv(name string) (string, bool) {
@@ -64,12 +78,9 @@ func (c *CLI) newCreateCommand() *cobra.Command {
 		Short: "Create a new container",
 		Args:  requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := validatePull(o.Pull); err != nil {
-				return withHelp(cmd, err, 125)
-			}
-			cfg, err := copts.Parse(cmd.Flags(), args[0], args[1:], c.lookupEnv)
+			cfg, err := c.parseCreate(cmd, copts, o, args)
 			if err != nil {
-				return withHelp(cmd, err, 125)
+				return err
 			}
 			id, err := c.createContainer(cmd.Context(), cfg, o)
 			if err != nil {

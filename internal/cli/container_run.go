@@ -28,12 +28,9 @@ func (c *CLI) newRunCommand() *cobra.Command {
 		Short: "Create and run a new container from an image",
 		Args:  requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := validatePull(o.Pull); err != nil {
-				return withHelp(cmd, err, 125)
-			}
-			cfg, err := copts.Parse(cmd.Flags(), args[0], args[1:], c.lookupEnv)
+			cfg, err := c.parseCreate(cmd, copts, o.createOptions, args)
 			if err != nil {
-				return withHelp(cmd, err, 125)
+				return err
 			}
 			return c.runContainer(cmd, o, len(copts.Attach()) > 0, cfg)
 		},
