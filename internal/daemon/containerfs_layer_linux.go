@@ -125,7 +125,7 @@ func (d *Daemon) withLayer(ctx context.Context, s *ctr.Container, withLower bool
 		return fmt.Errorf("container %s: %w", s.ID, err)
 	}
 	defer os.Remove(target)
-	return inMountNamespace(func() error {
+	return mount.InSlaveNamespace(func() error {
 		if err := mount.All(vm, target); err != nil {
 			return fmt.Errorf("container %s: mount its image: %w", s.ID, err)
 		}

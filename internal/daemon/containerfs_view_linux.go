@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -36,28 +35,6 @@ type viewMount struct {
 	dst, src  string
 	rw        bool
 	recursive bool
-}
-
-// inMountNamespace runs fn on an OS thread of its own in a new mount
-// namespace, a slave of berthd's: unmounts made elsewhere meanwhile reach it,
-// and nothing fn mounts leaves it. The thread is never given back to the Go
-// runtime, so the namespace ends with fn, taking whatever is still mounted in
-// it along.
-func inMountNamespace(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-			errc <- fmt.Errorf("unshare mount namespace: %w", err)
-			return
-		}
-		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
-			errc <- fmt.Errorf("make mounts slaves: %w", err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
 }
 
 // running tells whether the container's root file system is mounted at
@@ -92,7 +69,7 @@ func (d *Daemon) withView(ctx context.Context, s *ctr.Container, withMounts bool
 	if err := os.MkdirAll(target, 0o711); err != nil {
 		return fmt.Errorf("container %s: %w", s.ID, err)
 	}
-	return inMountNamespace(func() error {
+	return mount.InSlaveNamespace(func() error {
 		if !up {
 			if err := mount.All(rootMounts, target); err != nil {
 				return fmt.Errorf("container %s: mount root file system: %w", s.ID, err)

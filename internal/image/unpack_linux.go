@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 
@@ -118,7 +117,7 @@ func directTarget(mounts []mount.Mount) (string, archive.Mode, bool) {
 // whose mounts name no directory to write to directly.
 func (s *Service) applyMounted(ctx context.Context, key string, mounts []mount.Mount, r io.Reader) (size int64, err error) {
 	target := filepath.Join(s.cfg.Root, "tmp", key)
-	err = inPrivateMountNamespace(func() error {
+	err = mount.InPrivateNamespace(func() error {
 		if err := os.MkdirAll(target, 0o700); err != nil {
 			return err
 		}
@@ -152,27 +151,4 @@ func syncDir(dir string) error {
 		return fmt.Errorf("syncfs: %w", err)
 	}
 	return nil
-}
-
-// inPrivateMountNamespace runs fn on a thread of its own in a new mount
-// namespace whose mounts do not propagate anywhere. fn's mounts are invisible
-// to the rest of the system and vanish with the thread even if the process is
-// killed half-way. fn must mount and use the mounts on its own goroutine.
-func inPrivateMountNamespace(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		// Never unlocked: the thread exits with this goroutine, and the
-		// namespace with it.
-		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-			errc <- fmt.Errorf("unshare mount namespace: %w", err)
-			return
-		}
-		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-			errc <- fmt.Errorf("make mounts private: %w", err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-engine/berth/internal/osthread"
 )
 
 // useNewAPI chooses the new mount API for overlayfs when the kernel has it.
@@ -218,24 +220,21 @@ func inDir(dir string, fn func() error) error {
 		return fmt.Errorf("open mount namespace: %w", err)
 	}
 	defer unix.Close(ns)
-	errc := make(chan error, 1)
-	go func() {
-		// Never unlocked: the thread's filesystem context is its own from
-		// here on, so it must die with this goroutine.
-		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_FS); err != nil {
-			errc <- fmt.Errorf("unshare CLONE_FS: %w", err)
+	// A discarded thread: its filesystem context is its own from here on.
+	osthread.Discarded(func() {
+		if err = unix.Unshare(unix.CLONE_FS); err != nil {
+			err = fmt.Errorf("unshare CLONE_FS: %w", err)
 			return
 		}
-		if err := unix.Setns(ns, unix.CLONE_NEWNS); err != nil {
-			errc <- fmt.Errorf("join the caller's mount namespace: %w", err)
+		if err = unix.Setns(ns, unix.CLONE_NEWNS); err != nil {
+			err = fmt.Errorf("join the caller's mount namespace: %w", err)
 			return
 		}
-		if err := unix.Chdir(dir); err != nil {
-			errc <- fmt.Errorf("chdir %s: %w", dir, err)
+		if err = unix.Chdir(dir); err != nil {
+			err = fmt.Errorf("chdir %s: %w", dir, err)
 			return
 		}
-		errc <- fn()
-	}()
-	return <-errc
+		err = fn()
+	})
+	return err
 }

@@ -3,10 +3,11 @@ package runtime
 import (
 	"fmt"
 	"os"
-	goruntime "runtime"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-engine/berth/internal/osthread"
 )
 
 // nsJoin is a namespace to enter by path before a child is started.
@@ -55,8 +56,8 @@ func (p *Process) kill() {
 }
 
 // spawn starts the child. Joining namespaces by path works on one OS thread only, so
-// when there are any, the child is forked from a goroutine locked to a thread that has
-// entered them; that thread is never unlocked, so the Go runtime discards it afterwards.
+// when there are any, the child is forked from a thread that has entered them and is
+// discarded afterwards (osthread.Discarded).
 func spawn(s spawnSpec) (*Process, error) {
 	files := make([]uintptr, 0, 3+len(s.extra))
 	for _, f := range s.stdio {
@@ -79,22 +80,16 @@ func spawn(s spawnSpec) (*Process, error) {
 	if len(s.join) == 0 {
 		return start()
 	}
-	type result struct {
+	var (
 		p   *Process
 		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		goruntime.LockOSThread() // deliberately never unlocked: see above
-		if err := joinNamespaces(s.join); err != nil {
-			done <- result{nil, err}
-			return
+	)
+	osthread.Discarded(func() {
+		if err = joinNamespaces(s.join); err == nil {
+			p, err = start()
 		}
-		p, err := start()
-		done <- result{p, err}
-	}()
-	r := <-done
-	return r.p, r.err
+	})
+	return p, err
 }
 
 // joinNamespaces enters each namespace on the calling (locked) thread.
