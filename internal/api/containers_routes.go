@@ -41,7 +41,7 @@ func (s *Server) containerRoutes(b ContainerBackend) {
 	route("POST /containers/{name}/unpause", func(b ContainerBackend, w http.ResponseWriter, r *http.Request) error {
 		return noContent(w, b.ContainerUnpause(r.Context(), r.PathValue("name")))
 	})
-	route("DELETE /containers/{name}", removeContainer)
+	route("DELETE /containers/{name...}", removeContainer) // a link's name has a slash: /PARENT/ALIAS
 	route("POST /containers/{name}/rename", func(b ContainerBackend, w http.ResponseWriter, r *http.Request) error {
 		return noContent(w, b.ContainerRename(r.Context(), r.PathValue("name"), r.URL.Query().Get("name")))
 	})

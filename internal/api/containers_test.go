@@ -42,6 +42,7 @@ func TestContainerRoutes(t *testing.T) {
 		{"POST", "/v1.50/containers/web/pause", "", 204, "pause web", ""},
 		{"POST", "/v1.50/containers/web/unpause", "", 204, "unpause web", ""},
 		{"DELETE", "/v1.50/containers/web?force=1&v=true&link=0", "", 204, "remove web force=true volumes=true link=false", ""},
+		{"DELETE", "/v1.50/containers/app/db?link=1", "", 204, "remove app/db force=false volumes=false link=true", ""},
 		{"POST", "/v1.50/containers/web/rename?name=api", "", 204, "rename web api", ""},
 		{"POST", "/v1.50/containers/web/update", `{"Memory":1048576,"RestartPolicy":{"Name":"always"}}`, 200,
 			"update web memory=1048576 restart=always", `{"Warnings":[]}`},

@@ -134,6 +134,7 @@ func (d *Daemon) Containers(ctx context.Context, opts ContainerListOptions) ([]c
 	}
 	out := []container.Summary{}
 	all := d.containers.List()
+	linkNames := d.linkNames(all)
 	for i, c := range all {
 		s := c.Snapshot()
 		if !opts.All && opts.Limit <= 0 && !f.hasStatus && !s.State.Running() {
@@ -142,7 +143,9 @@ func (d *Daemon) Containers(ctx context.Context, opts ContainerListOptions) ([]c
 		if !f.match(s, all[i+1:]) {
 			continue
 		}
-		out = append(out, d.summary(ctx, s, opts.Size))
+		sum := d.summary(ctx, s, opts.Size)
+		sum.Names = append(sum.Names, linkNames[s.ID]...)
+		out = append(out, sum)
 		if opts.Limit > 0 && len(out) == opts.Limit {
 			break
 		}

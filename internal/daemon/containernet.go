@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -415,17 +416,68 @@ type link struct {
 	env             []string
 }
 
+// linkParts splits a --link spec, NAME[:ALIAS] or Docker's stored form
+// /NAME:/PARENT/ALIAS, into the linked container's name and the alias.
+func linkParts(spec string) (name, alias string) {
+	name, alias, _ = strings.Cut(spec, ":")
+	name = strings.TrimPrefix(name, "/")
+	if alias == "" {
+		alias = name
+	}
+	return name, alias[strings.LastIndex(alias, "/")+1:]
+}
+
+// linkNames are the names legacy links give containers, /PARENT/ALIAS, by the
+// linked container's ID: docker ps lists them beside the container's own name.
+func (d *Daemon) linkNames(all []*ctr.Container) map[string][]string {
+	var names map[string][]string
+	for _, c := range all {
+		s := c.Snapshot()
+		for _, spec := range s.HostConfig.Links {
+			name, alias := linkParts(spec)
+			if target, err := d.containers.Get(name); err == nil {
+				if names == nil {
+					names = map[string][]string{}
+				}
+				names[target.ID] = append(names[target.ID], s.Name+"/"+alias)
+			}
+		}
+	}
+	return names
+}
+
+// removeLink is docker rm --link /PARENT/ALIAS: PARENT forgets the link, both
+// containers stay.
+func (d *Daemon) removeLink(name string) error {
+	full := "/" + strings.TrimPrefix(name, "/")
+	parent, alias := path.Split(full)
+	if parent == "/" {
+		return cerrdefs.ErrInvalidArgument.WithMessage("Conflict, cannot remove the default link name of the container")
+	}
+	c, err := d.containers.Get(strings.Trim(parent, "/"))
+	if err != nil {
+		return cerrdefs.ErrNotFound.WithMessage("No such container: " + strings.TrimPrefix(name, "/"))
+	}
+	c.Lock()
+	defer c.Unlock()
+	links := c.HostConfig.Links
+	kept := slices.DeleteFunc(slices.Clone(links), func(spec string) bool {
+		_, a := linkParts(spec)
+		return a == alias
+	})
+	if len(kept) == len(links) {
+		return cerrdefs.ErrNotFound.WithMessage("No such container: " + strings.TrimPrefix(name, "/"))
+	}
+	c.HostConfig.Links = kept
+	return d.containers.Save(c)
+}
+
 // resolveLinks resolves --link: each linked container must be running, on the
 // default bridge as this one, as Docker's legacy links are.
 func (d *Daemon) resolveLinks(s *ctr.Container) ([]link, error) {
 	var out []link
 	for _, spec := range s.HostConfig.Links {
-		name, alias, _ := strings.Cut(spec, ":")
-		name = strings.TrimPrefix(name, "/")
-		if alias == "" {
-			alias = name
-		}
-		alias = alias[strings.LastIndex(alias, "/")+1:]
+		name, alias := linkParts(spec)
 		c, err := d.containers.Get(name)
 		if err != nil {
 			return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("could not get container for %s", name))

@@ -18,14 +18,15 @@ import (
 
 // ContainerRemove removes a container: its record, writable layer, managed
 // files and logs, and with RemoveVolumes its anonymous volumes. A running
-// container is refused unless Force, which kills it first.
+// container is refused unless Force, which kills it first. With RemoveLink,
+// name is a link's (/PARENT/ALIAS) and only that link goes.
 func (d *Daemon) ContainerRemove(ctx context.Context, name string, opts RemoveOptions) error {
+	if opts.RemoveLink {
+		return d.removeLink(name)
+	}
 	c, err := d.containers.Get(name)
 	if err != nil {
 		return err
-	}
-	if opts.RemoveLink {
-		return cerrdefs.ErrInvalidArgument.WithMessage("Conflict, cannot remove the default link name of the container")
 	}
 	st := c.Snapshot().State
 	if st.Running() {

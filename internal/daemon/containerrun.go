@@ -720,7 +720,8 @@ func (d *Daemon) killAndWait(ctx context.Context, c *ctr.Container) error {
 	return d.stop(ctx, c, StopOptions{Signal: "KILL", Timeout: &zero})
 }
 
-// ContainerKill sends a signal (SIGKILL by default) to a running container.
+// ContainerKill sends a signal (SIGKILL by default) to a running container;
+// with SIGKILL it returns once the container's exit is recorded.
 func (d *Daemon) ContainerKill(ctx context.Context, name, signal string) error {
 	c, err := d.containers.Get(name)
 	if err != nil {
@@ -742,11 +743,27 @@ func (d *Daemon) ContainerKill(ctx context.Context, name, signal string) error {
 		d.containers.Save(c)
 		c.Unlock()
 	}
+	// A SIGKILL is answered once the exit is recorded, as Docker does: a client
+	// inspecting the container next finds it stopped with its exit code.
+	var exited <-chan struct{}
+	if sig == syscall.SIGKILL {
+		exited, _ = d.waiters.watchExit(c.ID)
+	}
 	if err := d.signal(c, sig); err != nil {
 		if gone(err) {
 			return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot kill container: %s: container %s is not running", name, s.ID))
 		}
 		return err
+	}
+	if exited != nil {
+		if s.State.Status == ctr.Paused {
+			d.run.rt.Resume(c.ID) // a frozen process dies of its SIGKILL only once thawed (cgroup v1)
+		}
+		select {
+		case <-exited:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	return nil
 }

@@ -264,7 +264,8 @@ func command(c *container.Config) (string, []string, error) {
 	return argv[0], argv[1:], nil
 }
 
-// validateHostConfig refuses what Docker refuses before a container exists.
+// validateHostConfig refuses what Docker refuses before a container exists,
+// and fills in the default runtime.
 func validateHostConfig(hc *container.HostConfig) error {
 	switch hc.RestartPolicy.Name {
 	case "", container.RestartPolicyDisabled, container.RestartPolicyAlways, container.RestartPolicyUnlessStopped:
@@ -280,6 +281,13 @@ func validateHostConfig(hc *container.HostConfig) error {
 	}
 	if hc.AutoRemove && hc.RestartPolicy.Name != "" && hc.RestartPolicy.Name != container.RestartPolicyDisabled {
 		return cerrdefs.ErrInvalidArgument.WithMessage("can't create 'AutoRemove' container with restart policy")
+	}
+	switch hc.Runtime {
+	case "":
+		hc.Runtime = runtimeName // inspect shows the runtime, as Docker's does
+	case runtimeName, runcAlias:
+	default:
+		return cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("unknown or invalid runtime name: %s", hc.Runtime))
 	}
 	return nil
 }

@@ -96,7 +96,9 @@ func (d *Daemon) ContainerWait(ctx context.Context, name string, condition conta
 			done := err != nil
 			switch condition {
 			case "", container.WaitConditionNotRunning:
-				done = done || !st.Running()
+				// An exit since the wait began counts even if a restart policy
+				// has already brought the container back (Docker's too).
+				done = done || !st.Running() || exits > exits0
 			case container.WaitConditionNextExit:
 				done = done || exits > exits0
 			}

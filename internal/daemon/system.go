@@ -24,6 +24,10 @@ import (
 const (
 	// runtimeName is the OCI runtime containers run with.
 	runtimeName = "berth-runtime"
+	// runcAlias is the name Docker's clients and compose files ask for (docker
+	// run --runtime runc): berth-runtime takes runc's command line, so it
+	// answers to runc's name too.
+	runcAlias = "runc"
 	// indexServer is Docker Hub's index address, as docker info prints it.
 	indexServer = "https://index.docker.io/v1/"
 )
@@ -85,12 +89,15 @@ func (d *Daemon) SystemInfo(ctx context.Context) (*system.Info, error) {
 		Name:               host.Hostname,
 		Labels:             append([]string{}, d.cfg.Labels...),
 		ServerVersion:      d.build.Version,
-		Runtimes:           map[string]system.RuntimeWithStatus{runtimeName: {Runtime: system.Runtime{Path: runtimeName}}},
-		DefaultRuntime:     runtimeName,
-		Swarm:              swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive},
-		SecurityOptions:    security,
-		CDISpecDirs:        []string{},
-		Warnings:           cg.Warnings(),
+		Runtimes: map[string]system.RuntimeWithStatus{
+			runtimeName: {Runtime: system.Runtime{Path: runtimeName}},
+			runcAlias:   {Runtime: system.Runtime{Path: runtimeName}},
+		},
+		DefaultRuntime:  runtimeName,
+		Swarm:           swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive},
+		SecurityOptions: security,
+		CDISpecDirs:     []string{},
+		Warnings:        cg.Warnings(),
 	}
 	return info, nil
 }

@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -171,6 +173,59 @@ func TestContainerVerbs(t *testing.T) {
 				t.Errorf("kill of a stopped container: exit %d %q", r.code, r.stderr)
 			}
 			d.mustDocker("rm", "-f", "sleeper")
+			// A SIGKILL is answered once the exit is recorded: the next inspect
+			// finds the container stopped (docker-py's test_kill checks this).
+			// Straight through the API, so no CLI start sits between the two.
+			hc := d.client()
+			for i := range 5 {
+				d.mustDocker("run", "-d", "--name", "killed", "bbox", "sleep", "60")
+				resp, err := hc.Post("http://berth/v1.50/containers/killed/kill", "", nil)
+				if err != nil || resp.StatusCode != http.StatusNoContent {
+					t.Fatalf("kill: %v %v", resp, err)
+				}
+				resp.Body.Close()
+				var got struct {
+					State struct {
+						Running  bool
+						ExitCode int
+					}
+				}
+				resp, err = hc.Get("http://berth/v1.50/containers/killed/json")
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = json.NewDecoder(resp.Body).Decode(&got)
+				resp.Body.Close()
+				if err != nil || got.State.Running || got.State.ExitCode != 137 {
+					t.Errorf("inspect right after kill (try %d): %+v %v, want stopped with 137", i, got.State, err)
+				}
+				d.mustDocker("rm", "killed")
+			}
+		}},
+		{"wait returns at an exit even when a restart policy brings it back", func(t *testing.T) {
+			d.mustDocker("run", "-d", "--name", "always", "--restart", "always", "bbox", "sh", "-c", "sleep 0.3; exit 4")
+			done := make(chan result, 1)
+			go func() { done <- run("wait", "always") }()
+			select {
+			case r := <-done:
+				if r.code != 0 || r.stdout != "4\n" {
+					t.Errorf("wait: exit %d %q %q", r.code, r.stdout, r.stderr)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("docker wait did not return at the exit of a restart=always container")
+			}
+			d.mustDocker("rm", "-f", "always")
+		}},
+		{"--runtime: runc is berth's runtime's name too; an unknown one is refused", func(t *testing.T) {
+			d.mustDocker("create", "--name", "rt-default", "bbox", "true")
+			d.mustDocker("create", "--name", "rt-runc", "--runtime", "runc", "bbox", "true")
+			if got := d.mustDocker("inspect", "-f", "{{.HostConfig.Runtime}}", "rt-default", "rt-runc"); got != "berth-runtime\nrunc\n" {
+				t.Errorf("HostConfig.Runtime: %q", got)
+			}
+			if r := run("create", "--runtime", "kata", "bbox", "true"); r.code == 0 || !strings.Contains(r.stderr, "unknown or invalid runtime name: kata") {
+				t.Errorf("--runtime kata: exit %d %q", r.code, r.stderr)
+			}
+			d.mustDocker("rm", "rt-default", "rt-runc")
 		}},
 		{"--init: a pid 1 that forwards signals and reaps", func(t *testing.T) {
 			if r := run("run", "--rm", "--init", "bbox", "cat", "/proc/1/cmdline"); r.code != 0 || !strings.HasPrefix(r.stdout, "/sbin/docker-init\x00--\x00cat") {

@@ -343,6 +343,24 @@ func TestLegacyLinks(t *testing.T) {
 			t.Errorf("--link web:db: %q lacks %q", out, want)
 		}
 	}
+	// ps --no-trunc names a linked container by its links too; rm --link drops
+	// one link only.
+	d.mustDocker("run", "-d", "--name", "app", "--link", "web:db", "bbox", "sleep", "60")
+	if names := d.mustDocker("ps", "--no-trunc", "--filter", "name=web", "--format", "{{.Names}}"); !strings.Contains(names, "app/db") {
+		t.Errorf("ps names of a linked container: %q, want app/db among them", names)
+	}
+	d.mustDocker("rm", "--link", "/app/db")
+	if names := d.mustDocker("ps", "-a", "--no-trunc", "--format", "{{.Names}}"); strings.Contains(names, "app/db") || !strings.Contains(names, "app\n") || !strings.Contains(names, "web") {
+		t.Errorf("after rm --link /app/db: ps names %q", names)
+	}
+	if _, stderr, code := d.docker("rm", "--link", "/app/db"); code == 0 || !strings.Contains(stderr, "No such container: app/db") {
+		t.Errorf("rm --link of a link that is gone: exit %d, %q", code, stderr)
+	}
+	if _, stderr, code := d.docker("rm", "--link", "web"); code == 0 || !strings.Contains(stderr, "cannot remove the default link name") {
+		t.Errorf("rm --link of a container's own name: exit %d, %q", code, stderr)
+	}
+	d.mustDocker("rm", "-f", "app")
+
 	d.mustDocker("stop", "-t", "0", "web")
 	if _, stderr, code := d.docker("run", "--rm", "--link", "web:db", "bbox", "true"); code == 0 || !strings.Contains(stderr, "cannot link to a non running container") {
 		t.Errorf("a link to a stopped container: exit %d, %q", code, stderr)
