@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -98,5 +99,37 @@ func watchHangup(conn net.Conn, onHangup func()) (stop func()) {
 			binary.NativeEndian.PutUint64(one[:], 1)
 			unix.Write(wake, one[:])
 		}
+	}
+}
+
+// awaitHeadRead returns once the client has read everything written to conn so
+// far (the send queue of a unix socket is empty), or after max. Clients that
+// read a response head through a buffer and then switch to the raw socket
+// (docker-py does) lose the bytes that came in the same read as the head; a
+// backend that answers at once (attach replaying a log) must not send them
+// that early. A connection that cannot tell does not wait.
+func awaitHeadRead(conn net.Conn, max time.Duration) {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	unsent := func() (n int) {
+		if rc.Control(func(fd uintptr) {
+			if n, err = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ); err != nil {
+				n = 0
+			}
+		}) != nil {
+			return 0
+		}
+		return n
+	}
+	pause := 20 * time.Microsecond
+	for deadline := time.Now().Add(max); unsent() > 0 && time.Now().Before(deadline); {
+		time.Sleep(pause)
+		pause = min(2*pause, time.Millisecond)
 	}
 }

@@ -46,6 +46,10 @@ import (
 // hijackLinger bounds how long a finished stream waits for the client to hang up.
 const hijackLinger = 30 * time.Second
 
+// headReadWait bounds how long the stream's first bytes wait for the client to
+// read the head of the answer (see awaitHeadRead). A variable for tests.
+var headReadWait = 50 * time.Millisecond
+
 // hijack is the upgrade of one request.
 type hijack struct {
 	s              *Server
@@ -95,6 +99,7 @@ func (h *hijack) upgrade(tty bool) (io.ReadWriteCloser, error) {
 		conn.Close()
 		return nil, fmt.Errorf("answering the upgrade: %w", err)
 	}
+	awaitHeadRead(conn, headReadWait)
 	if rw, ok := h.w.(*responseWriter); ok {
 		rw.status = status // for the request log, and so no error is written over the stream
 	}

@@ -117,6 +117,33 @@ func expectEOF(t *testing.T, r io.Reader) {
 	}
 }
 
+// The stream's first bytes wait until the client has read the answer's head:
+// a client that reads the head with one big read and then reads the socket
+// itself (docker-py) must not find them in that first read.
+func TestStreamWaitsForTheHeadToBeRead(t *testing.T) {
+	defer func(w time.Duration) { headReadWait = w }(headReadWait)
+	headReadWait = time.Minute // so that only the client's read can release the stream
+	_, _, sock := serveContainers(t)
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The backend echoes "early" at once: it is there before the client reads.
+	io.WriteString(c, "POST /v1.50/containers/web/attach?stream=1&stdin=1&stdout=1 HTTP/1.1\r\nHost: berth\r\n"+
+		"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\nearly\n")
+	time.Sleep(100 * time.Millisecond) // let a server that does not wait write everything
+	buf := make([]byte, 64<<10)
+	n, err := c.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head := string(buf[:n]); !strings.HasPrefix(head, "HTTP/1.1 101 ") || !strings.HasSuffix(head, "\r\n\r\n") {
+		t.Fatalf("first read %q: want the head alone", head)
+	}
+	expectFrames(t, c, "1 out:early\n")
+}
+
 func TestAttachHijacksTheConnection(t *testing.T) {
 	_, f, sock := serveContainers(t)
 	// "early" travels in the same write as the request: it must reach the
