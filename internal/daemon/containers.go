@@ -284,7 +284,7 @@ func validateHostConfig(hc *container.HostConfig) error {
 	}
 	switch hc.Runtime {
 	case "":
-		hc.Runtime = runtimeName // inspect shows the runtime, as Docker's does
+		hc.Runtime = runcAlias // inspect shows the runtime; Docker's clients expect runc's name
 	case runtimeName, runcAlias:
 	default:
 		return cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("unknown or invalid runtime name: %s", hc.Runtime))

@@ -24,9 +24,10 @@ import (
 const (
 	// runtimeName is the OCI runtime containers run with.
 	runtimeName = "berth-runtime"
-	// runcAlias is the name Docker's clients and compose files ask for (docker
-	// run --runtime runc): berth-runtime takes runc's command line, so it
-	// answers to runc's name too.
+	// runcAlias is the runtime's name as Docker's clients and compose files
+	// know it (docker run --runtime runc, HostConfig.Runtime "runc" by
+	// default): berth-runtime takes runc's command line, so it answers to
+	// runc's name, and goes by it unless asked for by its own.
 	runcAlias = "runc"
 	// indexServer is Docker Hub's index address, as docker info prints it.
 	indexServer = "https://index.docker.io/v1/"
@@ -93,7 +94,7 @@ func (d *Daemon) SystemInfo(ctx context.Context) (*system.Info, error) {
 			runtimeName: {Runtime: system.Runtime{Path: runtimeName}},
 			runcAlias:   {Runtime: system.Runtime{Path: runtimeName}},
 		},
-		DefaultRuntime:  runtimeName,
+		DefaultRuntime:  runcAlias,
 		Swarm:           swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive},
 		SecurityOptions: security,
 		CDISpecDirs:     []string{},

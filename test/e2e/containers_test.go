@@ -216,16 +216,19 @@ func TestContainerVerbs(t *testing.T) {
 			}
 			d.mustDocker("rm", "-f", "always")
 		}},
-		{"--runtime: runc is berth's runtime's name too; an unknown one is refused", func(t *testing.T) {
+		{"--runtime: berth's runtime goes by runc's name; an unknown one is refused", func(t *testing.T) {
 			d.mustDocker("create", "--name", "rt-default", "bbox", "true")
-			d.mustDocker("create", "--name", "rt-runc", "--runtime", "runc", "bbox", "true")
-			if got := d.mustDocker("inspect", "-f", "{{.HostConfig.Runtime}}", "rt-default", "rt-runc"); got != "berth-runtime\nrunc\n" {
+			d.mustDocker("create", "--name", "rt-own", "--runtime", "berth-runtime", "bbox", "true")
+			if got := d.mustDocker("inspect", "-f", "{{.HostConfig.Runtime}}", "rt-default", "rt-own"); got != "runc\nberth-runtime\n" {
 				t.Errorf("HostConfig.Runtime: %q", got)
+			}
+			if got := d.mustDocker("info", "-f", "{{.DefaultRuntime}} {{len .Runtimes}}"); got != "runc 2\n" {
+				t.Errorf("info: default runtime and count %q", got)
 			}
 			if r := run("create", "--runtime", "kata", "bbox", "true"); r.code == 0 || !strings.Contains(r.stderr, "unknown or invalid runtime name: kata") {
 				t.Errorf("--runtime kata: exit %d %q", r.code, r.stderr)
 			}
-			d.mustDocker("rm", "rt-default", "rt-runc")
+			d.mustDocker("rm", "rt-default", "rt-own")
 		}},
 		{"--init: a pid 1 that forwards signals and reaps", func(t *testing.T) {
 			if r := run("run", "--rm", "--init", "bbox", "cat", "/proc/1/cmdline"); r.code != 0 || !strings.HasPrefix(r.stdout, "/sbin/docker-init\x00--\x00cat") {
