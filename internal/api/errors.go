@@ -69,21 +69,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.WriteHeader(code)
 		return
 	}
-	writeJSON(w, code, errorResponse{Message: messageFor(r.Context(), err)})
-}
-
-// messageFor is err's text for the client's API version: an error whose
-// wording Docker changed says, through WordingBefore, what Docker answered
-// before that version, and older clients (and the test suites written against
-// them) get that.
-func messageFor(ctx context.Context, err error) string {
-	var changed interface{ WordingBefore() (version, message string) }
-	if errors.As(err, &changed) {
-		if v, msg := changed.WordingBefore(); versionBefore(ctx, v) {
-			return msg
-		}
-	}
-	return err.Error()
+	writeJSON(w, code, errorResponse{Message: err.Error()})
 }
 
 // writeJSON sends v as a JSON body with the status code.

@@ -224,27 +224,6 @@ func TestWriteError(t *testing.T) {
 	}
 }
 
-// rewordedErr is an error whose wording changed in API 1.44.
-type rewordedErr struct{}
-
-func (rewordedErr) Error() string                   { return "new words" }
-func (rewordedErr) Unwrap() error                   { return errdefs.ErrConflict }
-func (rewordedErr) WordingBefore() (string, string) { return "1.44", "old words" }
-
-// A client of an API version before a change of wording gets the old wording.
-func TestWriteErrorInTheClientsVersionsWords(t *testing.T) {
-	s, _ := newTestServer(t)
-	for version, want := range map[string]string{"1.41": "old words", "1.43": "old words", "1.44": "wrapped: new words", "1.50": "wrapped: new words"} {
-		rec := httptest.NewRecorder()
-		r := httptest.NewRequest("DELETE", "/", nil)
-		r = r.WithContext(context.WithValue(r.Context(), versionKey{}, version))
-		s.writeError(&responseWriter{ResponseWriter: rec}, r, fmt.Errorf("wrapped: %w", rewordedErr{}))
-		if got := message(t, rec); rec.Code != 409 || got != want {
-			t.Errorf("API %s: %d %q, want 409 %q", version, rec.Code, got, want)
-		}
-	}
-}
-
 func TestVersionRoute(t *testing.T) {
 	s, _ := newTestServer(t)
 	rec := do(t, s, "GET", "/v1.44/version")

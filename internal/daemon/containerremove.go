@@ -31,7 +31,12 @@ func (d *Daemon) ContainerRemove(ctx context.Context, name string, opts RemoveOp
 	st := c.Snapshot().State
 	if st.Running() {
 		if !opts.Force {
-			return removeRunningError{name: c.Snapshot().Name, id: c.ID, paused: st.Status == ctr.Paused}
+			// dockerd 20.10's words: Docker's SDK test suites look for them
+			// (later dockers say "cannot remove container ...: container is running").
+			if st.Status == ctr.Paused {
+				return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("You cannot remove a paused container %s. Unpause and then stop the container before attempting removal or force remove", c.ID))
+			}
+			return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.ID))
 		}
 		if err := d.killAndWait(ctx, c); err != nil {
 			return fmt.Errorf("cannot remove container %q: could not kill: %w", c.Snapshot().Name, err)
@@ -39,29 +44,6 @@ func (d *Daemon) ContainerRemove(ctx context.Context, name string, opts RemoveOp
 	}
 	return d.removeContainer(ctx, c, opts.RemoveVolumes)
 }
-
-// removeRunningError refuses to remove a running or paused container without
-// force, in Docker's words: those of API 1.44 on, or those before.
-type removeRunningError struct {
-	name, id string
-	paused   bool
-}
-
-func (e removeRunningError) Error() string {
-	if e.paused {
-		return fmt.Sprintf("cannot remove container %q: container is paused and must be unpaused first", e.name)
-	}
-	return fmt.Sprintf("cannot remove container %q: container is running: stop the container before removing or force remove", e.name)
-}
-
-func (e removeRunningError) WordingBefore() (version, message string) {
-	if e.paused {
-		return "1.44", fmt.Sprintf("You cannot remove a paused container %s. Unpause and then stop the container before attempting removal or force remove", e.id)
-	}
-	return "1.44", fmt.Sprintf("You cannot remove a running container %s. Stop the container before attempting removal or force remove", e.id)
-}
-
-func (removeRunningError) Unwrap() error { return cerrdefs.ErrConflict }
 
 // removeContainer removes a container that does not run.
 func (d *Daemon) removeContainer(ctx context.Context, c *ctr.Container, volumes bool) error {

@@ -136,7 +136,7 @@ func TestContainerVerbs(t *testing.T) {
 			if r.code != 7 || r.stdout != "65534\n1\n/tmp\n" {
 				t.Errorf("exec: exit %d %q %q", r.code, r.stdout, r.stderr)
 			}
-			if r := run("rm", "ticker"); r.code == 0 || !strings.Contains(r.stderr, "container is running: stop the container before removing or force remove") {
+			if r := run("rm", "ticker"); r.code == 0 || !strings.Contains(r.stderr, "You cannot remove a running container "+id+". Stop the container before attempting removal or force remove") {
 				t.Errorf("rm of a running container: exit %d %q", r.code, r.stderr)
 			}
 			d.mustDocker("pause", "ticker")
