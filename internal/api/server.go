@@ -89,6 +89,7 @@ func New(opts Options) *Server {
 	if opts.Volumes != nil {
 		s.volumeRoutes(opts.Volumes)
 	}
+	s.swarmRoutes()
 	s.http = &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 30 * time.Second,
