@@ -154,8 +154,12 @@ func createImage(b ImageBackend, w http.ResponseWriter, r *http.Request) error {
 	return p.finish(b.ImageImport(r.Context(), r.Body, q.Get("repo"), q.Get("tag"), q.Get("message"), q["changes"], q.Get("platform"), p))
 }
 
+// loadImages answers 200 at once: a tarball that cannot be loaded is an
+// errorDetail in the stream, as Docker answers it (docker-py raises its
+// ImageLoadError only from there).
 func loadImages(b ImageBackend, w http.ResponseWriter, r *http.Request) error {
 	p := newProgressStream(w)
+	p.begin()
 	return p.finish(b.ImagesLoad(r.Context(), r.Body, boolValue(r, "quiet"), p))
 }
 

@@ -99,6 +99,9 @@ func (f *fakeImages) ImagesLoad(ctx context.Context, src io.Reader, quiet bool, 
 	b, _ := io.ReadAll(src)
 	f.body = string(b)
 	f.call("load quiet=%v", quiet)
+	if f.body == "abc" {
+		return fmt.Errorf("unexpected EOF reading the archive: %w", cerrdefs.ErrInvalidArgument)
+	}
 	return p.WriteProgress(jsonstream.Message{Stream: "Loaded image: busybox:latest\n"})
 }
 
@@ -232,6 +235,11 @@ func TestImportLoadPush(t *testing.T) {
 	rec = send(t, s, "POST", "/v1.50/images/load?quiet=1", "TARBALL", nil)
 	if rec.Code != 200 || f.body != "TARBALL" || f.calls[0] != "load quiet=true" || !strings.Contains(rec.Body.String(), "Loaded image: busybox:latest") {
 		t.Errorf("load: %d %s", rec.Code, rec.Body)
+	}
+	// A tarball that cannot be loaded: 200, the error in the stream, as Docker.
+	rec = send(t, s, "POST", "/v1.50/images/load", "abc", nil)
+	if want := `{"errorDetail":{"message":"unexpected EOF reading the archive: invalid argument"},"error":"unexpected EOF reading the archive: invalid argument"}`; rec.Code != 200 || strings.TrimSpace(rec.Body.String()) != want {
+		t.Errorf("load of a bad tarball: %d %s", rec.Code, rec.Body)
 	}
 	f.calls = nil
 	rec = send(t, s, "POST", "/v1.50/images/127.0.0.1:5000/a/b/push?tag=v1", "", nil)

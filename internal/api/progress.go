@@ -21,12 +21,18 @@ func newProgressStream(w http.ResponseWriter) *progressStream {
 	return &progressStream{w: w, enc: json.NewEncoder(w)}
 }
 
-func (p *progressStream) WriteProgress(m jsonstream.Message) error {
+// begin starts the 200 response now, so that every error after it travels in
+// the stream (Docker's load answers so, even for a tarball it cannot read).
+func (p *progressStream) begin() {
 	if !p.started {
 		p.w.Header().Set("Content-Type", "application/json")
 		p.w.WriteHeader(http.StatusOK)
 		p.started = true
 	}
+}
+
+func (p *progressStream) WriteProgress(m jsonstream.Message) error {
+	p.begin()
 	if err := p.enc.Encode(m); err != nil {
 		return err
 	}
