@@ -259,20 +259,31 @@ func (d *Daemon) ContainerCommit(ctx context.Context, opts CommitOptions) (strin
 	if err != nil {
 		return "", err
 	}
+	// A container that cannot be frozen (it exited as the commit began, say) is
+	// committed as it is, as Docker does.
+	paused := false
 	if opts.Pause && s.State.Status == ctr.Running {
 		if err := d.run.rt.Pause(s.ID); err != nil {
-			return "", fmt.Errorf("cannot pause container %s: %w", s.ID, err)
+			if !gone(err) {
+				d.log.Warn("commit without pausing", "id", s.ID, "err", err)
+			}
+		} else {
+			paused = true
 		}
-		d.setStatus(c, ctr.Paused)
+	}
+	if paused && d.swapStatus(c, ctr.Running, ctr.Paused) {
 		d.containerEvent(s, eventtypes.ActionPause, nil)
 		defer func() {
-			if err := d.run.rt.Resume(s.ID); err != nil {
+			if err := d.run.rt.Resume(s.ID); err != nil && !gone(err) {
 				d.log.Warn("resume after commit", "id", s.ID, "err", err)
-				return
+				return // still frozen: it stays paused
 			}
-			d.setStatus(c, ctr.Running)
-			d.containerEvent(s, eventtypes.ActionUnPause, nil)
+			if d.swapStatus(c, ctr.Paused, ctr.Running) {
+				d.containerEvent(s, eventtypes.ActionUnPause, nil)
+			}
 		}()
+	} else if paused {
+		d.run.rt.Resume(s.ID) // it exited as it was frozen: nothing to hold
 	}
 
 	// The layer is written by the view's thread while the image service reads it.

@@ -839,6 +839,21 @@ func (d *Daemon) setStatus(c *ctr.Container, st ctr.Status) {
 	d.waiters.changed(c.ID, false, false)
 }
 
+// swapStatus sets the status to st only if it is still from, and tells whether
+// it did: an exit recorded meanwhile is not overwritten.
+func (d *Daemon) swapStatus(c *ctr.Container, from, st ctr.Status) bool {
+	c.Lock()
+	if c.State.Status != from {
+		c.Unlock()
+		return false
+	}
+	c.State.Status = st
+	d.containers.Save(c)
+	c.Unlock()
+	d.waiters.changed(c.ID, false, false)
+	return true
+}
+
 // reconcileContainers brings the records in line with what runs after berthd
 // starts: a running container whose shim answers is watched again; one whose
 // shim is gone gets the exit the shim recorded, or 255 (and is cleaned up).

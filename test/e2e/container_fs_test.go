@@ -3,10 +3,12 @@ package e2e
 import (
 	"archive/tar"
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -200,6 +202,29 @@ func TestContainerFilesystem(t *testing.T) {
 				t.Errorf("after commit: %q", st)
 			}
 			d.mustDocker("rm", "-f", "live")
+			// One that exits as the commit begins is committed as it is (through
+			// the API, so that the commit follows the start at once).
+			hc := d.client()
+			for i := range 5 {
+				name := fmt.Sprintf("brief%d", i)
+				d.mustDocker("create", "--name", name, "bbox", "true")
+				for _, call := range []string{"/containers/" + name + "/start", "/commit?pause=1&container=" + name + "&repo=brief&tag=" + strconv.Itoa(i)} {
+					resp, err := hc.Post("http://berth/v1.50"+call, "application/json", nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode >= 300 {
+						t.Errorf("%s of a container exiting meanwhile: %d %s", call, resp.StatusCode, body)
+					}
+				}
+				d.mustDocker("wait", name)
+				if st := d.mustDocker("inspect", "-f", "{{.State.Status}}", name); st != "exited\n" {
+					t.Errorf("after commit and exit: %q", st)
+				}
+				d.mustDocker("rm", name)
+			}
 		}},
 	}
 	for _, c := range cases {
