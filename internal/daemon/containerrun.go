@@ -476,10 +476,22 @@ func (d *Daemon) logConfig(s *ctr.Container) shim.LogConfig {
 }
 
 // defaultLogDriver is the log driver of containers when neither they nor
-// daemon.json choose one: local, Docker's compact and compressed format, which
-// keeps about 1.15 bytes on disk per byte logged where json-file needs 1.7
-// (json-file stays one --log-driver away, for tools that read its files).
-const defaultLogDriver = logs.Local
+// daemon.json choose one: json-file, Docker's default, whose files tools read
+// and whose name clients check (docker-py's containers.run returns the output
+// only from json-file or journald). berth bounds it and compresses its rotated
+// files by default (logs.ParseOptions); local, more compact while a log is
+// young (1.15 bytes on disk per byte logged where json-file needs 1.7), is one
+// --log-driver away.
+const defaultLogDriver = logs.JSONFile
+
+// defaultLogDriver is the driver of containers that choose none: daemon.json's
+// log-driver, else berth's default.
+func (d *Daemon) defaultLogDriver() string {
+	if d.cfg.LogDriver != "" {
+		return d.cfg.LogDriver
+	}
+	return defaultLogDriver
+}
 
 // logDriver is the container's log driver.
 func logDriver(hc *container.HostConfig) string {

@@ -146,10 +146,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, opts ContainerCreateOption
 	}
 	if hc.LogConfig.Type == "" {
 		// The daemon's default, recorded as Docker records it.
-		hc.LogConfig.Type = d.cfg.LogDriver
-		if hc.LogConfig.Type == "" {
-			hc.LogConfig.Type = defaultLogDriver
-		}
+		hc.LogConfig.Type = d.defaultLogDriver()
 		if len(hc.LogConfig.Config) == 0 {
 			hc.LogConfig.Config = maps.Clone(d.cfg.LogOpts)
 		}

@@ -70,7 +70,7 @@ func (d *Daemon) SystemInfo(ctx context.Context) (*system.Info, error) {
 		NFd:                openFiles(),
 		NGoroutines:        runtime.NumGoroutine(),
 		SystemTime:         time.Now().Format(time.RFC3339Nano),
-		LoggingDriver:      "json-file",
+		LoggingDriver:      d.defaultLogDriver(),
 		CgroupDriver:       "cgroupfs",
 		CgroupVersion:      cg.Version,
 		NEventsListener:    d.events.Subscribers(),

@@ -127,8 +127,9 @@ func ValidateOpts(driver string, opts map[string]string) error {
 // ParseOptions validates opts for driver and returns the file options, with
 // Docker's messages for bad values. Defaults:
 //
-//	json-file: max-size 20 MiB and max-file 5 when max-size is not given (Docker: unbounded);
-//	           with max-size given, max-file defaults to 1 as in Docker; compress false.
+//	json-file: max-size 20 MiB, max-file 5, compress true when none of them is given
+//	           (Docker: unbounded); with max-size given, max-file defaults to 1 as in
+//	           Docker; with any of them given, compress defaults to false as in Docker.
 //	local:     max-size 20 MiB, max-file 5, compress true (Docker's local defaults).
 //
 // Sizes take Docker's units (decimal: 1k = 1000, "10m", "1g").
@@ -154,6 +155,13 @@ func ParseOptions(driver string, opts map[string]string) (Options, error) {
 
 func parseJSONFile(o Options, opts map[string]string) (Options, error) {
 	o.MaxSize, o.MaxFiles = DefaultMaxSize, DefaultMaxFiles
+	// berth's own bounds (none of the three given) compress the rotated files, as
+	// Docker's local driver does: the log then costs well under a byte on disk
+	// per byte logged once it has rotated. Any of them given: Docker's defaults.
+	_, size := opts["max-size"]
+	_, files := opts["max-file"]
+	_, compress := opts["compress"]
+	o.Compress = !size && !files && !compress
 	if s, ok := opts["max-size"]; ok {
 		n, err := units.FromHumanSize(s)
 		if err != nil {

@@ -57,15 +57,16 @@ func TestOptionDefaults(t *testing.T) {
 		opts   []string
 		want   Options
 	}{
-		// Bounded by default, where Docker's json-file keeps everything.
-		{JSONFile, nil, Options{MaxSize: 20 << 20, MaxFiles: 5, Mode: "blocking"}},
+		// Bounded and compressed by default, where Docker's json-file keeps everything.
+		{JSONFile, nil, Options{MaxSize: 20 << 20, MaxFiles: 5, Compress: true, Mode: "blocking"}},
 		{JSONFile, []string{"max-file=3"}, Options{MaxSize: 20 << 20, MaxFiles: 3, Mode: "blocking"}},
 		{JSONFile, []string{"compress=true"}, Options{MaxSize: 20 << 20, MaxFiles: 5, Compress: true, Mode: "blocking"}},
 		// Docker's meaning once max-size is given: units are decimal, max-file 1.
 		{JSONFile, []string{"max-size=10m"}, Options{MaxSize: 10_000_000, MaxFiles: 1, Mode: "blocking"}},
 		{JSONFile, []string{"max-size=1k", "max-file=4", "compress=1"}, Options{MaxSize: 1000, MaxFiles: 4, Compress: true, Mode: "blocking"}},
+		{JSONFile, []string{"compress=false"}, Options{MaxSize: 20 << 20, MaxFiles: 5, Mode: "blocking"}},
 		{JSONFile, []string{"labels=a", "env=B", "tag={{.Name}}", "mode=non-blocking", "max-buffer-size=4m"},
-			Options{MaxSize: 20 << 20, MaxFiles: 5, Mode: "non-blocking", MaxBufferSize: 4 << 20}},
+			Options{MaxSize: 20 << 20, MaxFiles: 5, Compress: true, Mode: "non-blocking", MaxBufferSize: 4 << 20}},
 		{Local, nil, Options{MaxSize: 20 << 20, MaxFiles: 5, Compress: true, Mode: "blocking"}},
 		{Local, []string{"max-file=0", "compress=false"}, Options{MaxSize: 20 << 20, MaxFiles: 1, Mode: "blocking"}},
 		{None, []string{"anything=goes"}, Options{Mode: "blocking"}},

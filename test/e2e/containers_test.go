@@ -216,6 +216,20 @@ func TestContainerVerbs(t *testing.T) {
 			}
 			d.mustDocker("rm", "-f", "always")
 		}},
+		{"logs: json-file by default, as Docker's clients expect", func(t *testing.T) {
+			d.mustDocker("run", "--name", "logged", "bbox", "echo", "kept")
+			if got := d.mustDocker("inspect", "-f", "{{.HostConfig.LogConfig.Type}} {{.LogPath}}", "logged"); !strings.HasPrefix(got, "json-file /") || !strings.HasSuffix(got, "-json.log\n") {
+				t.Errorf("log config and path: %q", got)
+			}
+			if got := d.mustDocker("info", "-f", "{{.LoggingDriver}}"); got != "json-file\n" {
+				t.Errorf("info's logging driver: %q", got)
+			}
+			path := strings.TrimSpace(d.mustDocker("inspect", "-f", "{{.LogPath}}", "logged"))
+			if b, err := os.ReadFile(path); err != nil || !strings.HasPrefix(string(b), `{"log":"kept\n","stream":"stdout","time":"`) {
+				t.Errorf("the log file in Docker's json-file format: %q %v", b, err)
+			}
+			d.mustDocker("rm", "logged")
+		}},
 		{"--runtime: berth's runtime goes by runc's name; an unknown one is refused", func(t *testing.T) {
 			d.mustDocker("create", "--name", "rt-default", "bbox", "true")
 			d.mustDocker("create", "--name", "rt-own", "--runtime", "berth-runtime", "bbox", "true")
