@@ -32,8 +32,9 @@
 //
 // # Bounds (defaults)
 //
-//	json-file  max-size 20 MiB, max-file 5 unless max-size is given (Docker: unbounded,
-//	           moby#40207); with max-size given, Docker's max-file default of 1; compress false
+//	json-file  max-size 20 MiB, max-file 5, compress true when none of the three is given
+//	           (Docker: unbounded, moby#40207); with max-size given, Docker's max-file
+//	           default of 1; with any given, Docker's compress default of false
 //	local      max-size 20 MiB, max-file 5, compress true (Docker's local defaults)
 //
 // A file rotates once it holds max-size bytes (checked before each write, so it
