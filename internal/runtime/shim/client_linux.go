@@ -475,7 +475,10 @@ func (c *Client) State(ctx context.Context) (State, error) {
 // ExecState then reports its exit. Closing the stream at once leaves it running
 // detached. It returns the process's pid.
 func (c *Client) Exec(ctx context.Context, o ExecOpts) (*Stream, int, error) {
-	f, rest, r, err := c.call(ctx, request{Op: opExec, Exec: o.ID, Process: o.Process, Terminal: o.Terminal, Stdin: o.Stdin})
+	f, rest, r, err := c.call(ctx, request{
+		Op: opExec, Exec: o.ID, Process: o.Process, Terminal: o.Terminal, Stdin: o.Stdin,
+		Framing: o.Framing, NoStderr: o.NoStderr, DetachKeys: o.DetachKeys,
+	})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -491,6 +494,17 @@ func (c *Client) ResizeExec(ctx context.Context, id string, height, width uint16
 // ExecState reports whether an exec runs, or how it ended.
 func (c *Client) ExecState(ctx context.Context, id string) (State, error) {
 	r, err := c.do(ctx, request{Op: opExecState, Exec: id})
+	if err != nil {
+		return State{}, err
+	}
+	return State{Pid: r.Pid, Status: r.Status, Exit: r.Exit}, nil
+}
+
+// ExecWait returns an exec's state once it has exited (at once if it has): for an
+// exec whose stream ended before its process did (the client detached, or went
+// away).
+func (c *Client) ExecWait(ctx context.Context, id string) (State, error) {
+	r, err := c.do(ctx, request{Op: opExecWait, Exec: id})
 	if err != nil {
 		return State{}, err
 	}

@@ -90,12 +90,17 @@
 //	                              {exit:{exitCode,exitedAt,oomKilled,pid}}
 //	state                         {pid,status: created|running|exited,exit}
 //	exec {exec,process,terminal,  run process in the container; the connection becomes
-//	      stdin}                  its stream as for attach; its stdin closes when the
-//	                              client closes its write side. The stream ends once the
-//	                              process is reaped and its output drained, so exec-state
-//	                              afterwards reports the code.
+//	      stdin,framing,noStderr, its stream as for attach, framed unless it has a
+//	      detachKeys}             terminal, or as framing says ("raw", "multiplexed": a
+//	                              terminal's output is then stdout); noStderr leaves its
+//	                              stderr out. Its stdin closes when the client closes its
+//	                              write side; the detach keys end the stream and leave
+//	                              the process running, stdin open. Otherwise the stream
+//	                              ends once the process is reaped and its output
+//	                              drained, so exec-state afterwards reports the code.
 //	exec-state {exec}             {pid,status: running|exited,exit}; remembered while the
 //	                              shim lives
+//	exec-wait {exec}              as exec-state, once the exec has exited
 //	shutdown                      after the exit: the shim removes shim.sock and shim.pid
 //	                              and stops serving the container; the client sees its
 //	                              connection end then.

@@ -54,8 +54,44 @@ type AttachOpts struct {
 type ExecOpts struct {
 	ID       string         // unique among this container's execs
 	Process  *specs.Process // as in config.json; Terminal is set from the field below
-	Terminal bool           // give it a pty (the stream is then raw)
+	Terminal bool           // give it a pty (the stream is then raw, unless Framing says otherwise)
 	Stdin    bool           // give it a stdin fed from the stream
+	// Framing is the stream's: the zero value frames the output unless the process
+	// has a terminal. Docker frames an exec's stream as the start request asks,
+	// whatever the process got at its creation, so the two may differ.
+	Framing Framing
+	// NoStderr leaves the process's stderr out of the stream (Docker gives a raw exec
+	// stream its stdout only). A terminal has no stderr of its own.
+	NoStderr bool
+	// DetachKeys, when the client sends them on stdin, end the stream and leave the
+	// process running, its stdin open (Docker's ctrl-p ctrl-q is {0x10, 0x11}). Empty:
+	// none.
+	DetachKeys []byte
+}
+
+// Framing is how a stream carries a process's output.
+type Framing string
+
+const (
+	// FramingAuto is raw with a terminal, stdcopy frames without.
+	FramingAuto Framing = ""
+	// FramingRaw is the output's bytes as they come, stdout and stderr mixed.
+	FramingRaw Framing = "raw"
+	// FramingMultiplexed is stdcopy frames; a terminal's output is stdout.
+	FramingMultiplexed Framing = "multiplexed"
+)
+
+// framed reports whether the stream of a process (with a terminal or not) is framed.
+func (f Framing) framed(terminal bool) (bool, error) {
+	switch f {
+	case FramingAuto:
+		return !terminal, nil
+	case FramingRaw:
+		return false, nil
+	case FramingMultiplexed:
+		return true, nil
+	}
+	return false, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("unknown framing %q", string(f)))
 }
 
 // Op names.
@@ -68,6 +104,7 @@ const (
 	opExec       = "exec"
 	opExecResize = "exec-resize"
 	opExecState  = "exec-state"
+	opExecWait   = "exec-wait"
 	opShutdown   = "shutdown"
 )
 
@@ -78,14 +115,16 @@ type request struct {
 	Stdin      bool   `json:"stdin,omitempty"`
 	Stdout     bool   `json:"stdout,omitempty"`
 	Stderr     bool   `json:"stderr,omitempty"`
-	DetachKeys []byte `json:"detachKeys,omitempty"`
+	DetachKeys []byte `json:"detachKeys,omitempty"` // and exec
 	// resize, exec-resize
 	Height uint16 `json:"height,omitempty"`
 	Width  uint16 `json:"width,omitempty"`
-	// exec, exec-resize, exec-state (and resize, as an alternative to exec-resize)
+	// exec, exec-resize, exec-state, exec-wait (and resize, as an alternative to exec-resize)
 	Exec     string         `json:"exec,omitempty"`
 	Process  *specs.Process `json:"process,omitempty"`
 	Terminal bool           `json:"terminal,omitempty"`
+	Framing  Framing        `json:"framing,omitempty"`
+	NoStderr bool           `json:"noStderr,omitempty"`
 }
 
 // reply is one reply line.

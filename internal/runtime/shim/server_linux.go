@@ -206,6 +206,8 @@ func (s *server) handle(c *conn) {
 		s.exec(c, req, pending)
 	case opExecState:
 		s.answer(c, s.execState(req.Exec))
+	case opExecWait:
+		s.execWait(c, req.Exec)
 	case opShutdown:
 		s.shutdown(c)
 	default:
@@ -335,6 +337,10 @@ func (s *server) startExec(c *conn, req request, pending []byte) (err error) {
 	if req.Exec == "" || req.Process == nil {
 		return errdefs.ErrInvalidArgument.WithMessage("exec needs an id and a process")
 	}
+	framed, err := req.Framing.framed(req.Terminal)
+	if err != nil {
+		return err
+	}
 	p := newProc(req.Terminal)
 	s.mu.Lock()
 	switch {
@@ -364,7 +370,7 @@ func (s *server) startExec(c *conn, req request, pending []byte) (err error) {
 	}
 	spec := *req.Process
 	spec.Terminal = req.Terminal
-	sub := &subscriber{conn: c, framed: !req.Terminal, want: [2]bool{true, true}}
+	sub := &subscriber{conn: c, framed: framed, want: [2]bool{true, !req.NoStderr}}
 	sub.mu.Lock() // no output before the reply
 	defer sub.mu.Unlock()
 	// The reaper must not take the process's exit before it is registered.
@@ -409,7 +415,7 @@ func (s *server) startExec(c *conn, req request, pending []byte) (err error) {
 		return nil
 	}
 	if req.Stdin {
-		go p.copyInput(sub, pending, nil, true)
+		go p.copyInput(sub, pending, req.DetachKeys, true)
 	}
 	return nil
 }
@@ -427,6 +433,30 @@ func (s *server) execState(id string) reply {
 		return reply{Pid: p.pid, Status: StatusExited, Exit: &e}
 	default:
 		return reply{Pid: p.pid, Status: StatusRunning}
+	}
+}
+
+// execWait answers once exec id has exited (at once if it has), unless the client
+// goes away first.
+func (s *server) execWait(c *conn, id string) {
+	s.mu.Lock()
+	p := s.execs[id]
+	s.mu.Unlock()
+	if p == nil || p.pid == 0 {
+		s.answer(c, replyError(errdefs.ErrNotFound.WithMessage(fmt.Sprintf("no exec %q", id))))
+		return
+	}
+	gone := make(chan struct{})
+	go func() {
+		var b [1]byte
+		c.f.Read(b[:]) // returns when the client closes, or when we close after answering
+		close(gone)
+	}()
+	select {
+	case <-p.exited:
+		s.answer(c, s.execState(id))
+	case <-gone:
+		c.close()
 	}
 }
 

@@ -641,6 +641,106 @@ func TestExec(t *testing.T) {
 	b.shutdown()
 }
 
+// An exec's stream is framed as the client asks, whatever the process has: a
+// terminal's output as stdout frames, or a terminal-less process's stdout raw.
+func TestExecFraming(t *testing.T) {
+	b := newBox(t, []string{"sleep", "1000"}, nil)
+	b.launch()
+	b.start()
+	spec := testutil.ReadSpec(t, b.bundle)
+	proc := *spec.Process
+	proc.Args = []string{"sh", "-c", "echo out; echo err >&2"}
+
+	s, _, err := b.client.Exec(ctx(t), shim.ExecOpts{ID: "tty-framed", Process: &proc, Terminal: true, Framing: shim.FramingMultiplexed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frames []string
+	for {
+		stream, p, err := readFrame(s)
+		if err != nil {
+			if err != io.EOF {
+				t.Fatalf("after frames %q: %v", frames, err)
+			}
+			break
+		}
+		frames = append(frames, fmt.Sprintf("%d %s", stream, p))
+	}
+	s.Close()
+	if got := strings.Join(frames, ""); !strings.HasPrefix(got, "1 out\r\n") || strings.ReplaceAll(got, "1 ", "") != "out\r\nerr\r\n" {
+		t.Errorf("a terminal's output framed: %q, want stdout frames of \"out\\r\\nerr\\r\\n\"", frames)
+	}
+
+	s, _, err = b.client.Exec(ctx(t), shim.ExecOpts{ID: "pipes-raw", Process: &proc, Framing: shim.FramingRaw, NoStderr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(s)
+	s.Close()
+	if string(raw) != "out\n" {
+		t.Errorf("stdout raw, stderr left out: %q, want \"out\\n\"", raw)
+	}
+
+	if _, _, err := b.client.Exec(ctx(t), shim.ExecOpts{ID: "bad", Process: &proc, Framing: "sideways"}); err == nil {
+		t.Error("an unknown framing was accepted")
+	}
+	killAndWait(t, b.client.Pid())
+	b.wait()
+	b.shutdown()
+}
+
+// The detach keys end an exec's stream and leave its process running; ExecWait then
+// learns of its exit.
+func TestExecDetachKeys(t *testing.T) {
+	b := newBox(t, []string{"sleep", "1000"}, nil)
+	b.launch()
+	b.start()
+	spec := testutil.ReadSpec(t, b.bundle)
+	proc := *spec.Process
+	proc.Args = []string{"cat"}
+	s, pid, err := b.client.Exec(ctx(t), shim.ExecOpts{ID: "cat", Process: &proc, Terminal: true, Stdin: true, DetachKeys: []byte{0x10, 0x11}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.SetDeadline(time.Now().Add(10 * time.Second)) // a stream that does not end fails the test
+	s.Write([]byte("hi\r"))
+	var out []byte
+	buf := make([]byte, 256)
+	for strings.Count(string(out), "hi\r\n") < 2 { // the terminal's echo, then cat's
+		n, err := s.Read(buf)
+		if err != nil {
+			t.Fatalf("before detaching the exec wrote %q, then: %v", out, err)
+		}
+		out = append(out, buf[:n]...)
+	}
+	s.Write([]byte("\x10\x11"))
+	if rest, err := io.ReadAll(s); err != nil || len(rest) != 0 {
+		t.Errorf("after the detach keys the stream gave %q, %v; want its end", rest, err)
+	}
+	if st, err := b.client.ExecState(ctx(t), "cat"); err != nil || st.Status != shim.StatusRunning {
+		t.Fatalf("after detaching: %+v, %v; want the exec running", st, err)
+	}
+	waited := make(chan shim.State, 1)
+	go func() {
+		st, err := b.client.ExecWait(ctx(t), "cat")
+		if err != nil {
+			t.Errorf("ExecWait: %v", err)
+		}
+		waited <- st
+	}()
+	killAndWait(t, pid)
+	if st := <-waited; st.Status != shim.StatusExited || st.Exit == nil || st.Exit.Code != 128+9 {
+		t.Errorf("ExecWait = %+v, want exited 137", st)
+	}
+	if _, err := b.client.ExecWait(ctx(t), "nope"); err == nil {
+		t.Error("ExecWait of an unknown exec succeeded")
+	}
+	killAndWait(t, b.client.Pid())
+	b.wait()
+	b.shutdown()
+}
+
 func TestShimOutlivesItsLauncher(t *testing.T) {
 	b := newBox(t, []string{"sh", "-c", "echo bye; exit 5"}, nil)
 	cfg, err := json.Marshal(launcherConfig{Opts: b.opts, Runtime: b.opts.Runtime})
