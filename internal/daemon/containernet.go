@@ -138,10 +138,13 @@ func endpointConfig(eps map[string]*networktypes.EndpointSettings, name string, 
 	return nil
 }
 
-func endpointRequest(name string, es *networktypes.EndpointSettings) network.EndpointRequest {
+// endpointRequest is what the network controller needs of an endpoint's settings.
+// Their Links (NAME[:ALIAS], legacy links on a user-defined network) become aliases
+// in the embedded DNS server; a malformed one is refused in Docker's words.
+func endpointRequest(name string, es *networktypes.EndpointSettings) (network.EndpointRequest, error) {
 	r := network.EndpointRequest{Network: name}
 	if es == nil {
-		return r
+		return r, nil
 	}
 	if es.IPAMConfig != nil {
 		r.IPv4, r.IPv6 = es.IPAMConfig.IPv4Address, es.IPAMConfig.IPv6Address
@@ -150,7 +153,20 @@ func endpointRequest(name string, es *networktypes.EndpointSettings) network.End
 		r.MAC = es.MacAddress.String()
 	}
 	r.Aliases = slices.Clone(es.Aliases)
-	return r
+	for _, spec := range es.Links {
+		switch {
+		case spec == "":
+			return r, cerrdefs.ErrInvalidArgument.WithMessage("empty string specified for links")
+		case strings.Count(spec, ":") > 1:
+			return r, cerrdefs.ErrInvalidArgument.WithMessage("bad format for links: " + spec)
+		}
+		target, alias := linkParts(spec)
+		if r.Links == nil {
+			r.Links = map[string]string{}
+		}
+		r.Links[alias] = target
+	}
+	return r, nil
 }
 
 // joinNetworks attaches the created container (its init is pid) to its networks,
@@ -168,7 +184,11 @@ func (d *Daemon) joinNetworks(s *ctr.Container, pid int, links []link) (*network
 		if n.Driver == network.DriverNull || n.Driver == network.DriverHost {
 			return nil, nil
 		}
-		reqs = append(reqs, endpointRequest(n.ID, endpointConfig(s.NetworkConfig, name, n)))
+		req, err := endpointRequest(n.ID, endpointConfig(s.NetworkConfig, name, n))
+		if err != nil {
+			return nil, err
+		}
+		reqs = append(reqs, req)
 	}
 	if len(reqs) == 0 {
 		return nil, nil // disconnected from every network: loopback only
@@ -427,13 +447,26 @@ func linkParts(spec string) (name, alias string) {
 	return name, alias[strings.LastIndex(alias, "/")+1:]
 }
 
+// legacyLinks are the container's --link specs that make legacy links (hosts
+// entries, environment, the /PARENT/ALIAS names). Docker makes them only for a
+// container whose network mode is not a user-defined network: with one, the docker
+// CLI sends the --link specs in that network's endpoint settings too, where they are
+// aliases in the embedded DNS server (see endpointRequest), and Docker ignores the
+// HostConfig copy (the linked container need not exist yet).
+func legacyLinks(s *ctr.Container) []string {
+	if nm := s.HostConfig.NetworkMode; nm != "" && nm.IsUserDefined() {
+		return nil
+	}
+	return s.HostConfig.Links
+}
+
 // linkNames are the names legacy links give containers, /PARENT/ALIAS, by the
 // linked container's ID: docker ps lists them beside the container's own name.
 func (d *Daemon) linkNames(all []*ctr.Container) map[string][]string {
 	var names map[string][]string
 	for _, c := range all {
 		s := c.Snapshot()
-		for _, spec := range s.HostConfig.Links {
+		for _, spec := range legacyLinks(s) {
 			name, alias := linkParts(spec)
 			if target, err := d.containers.Get(name); err == nil {
 				if names == nil {
@@ -476,7 +509,7 @@ func (d *Daemon) removeLink(name string) error {
 // default bridge as this one, as Docker's legacy links are.
 func (d *Daemon) resolveLinks(s *ctr.Container) ([]link, error) {
 	var out []link
-	for _, spec := range s.HostConfig.Links {
+	for _, spec := range legacyLinks(s) {
 		name, alias := linkParts(spec)
 		c, err := d.containers.Get(name)
 		if err != nil {

@@ -18,12 +18,13 @@ import (
 // errNoNetworking answers network requests when berthd runs with --bridge none.
 var errNoNetworking = cerrdefs.ErrUnavailable.WithMessage("networking is off in this berthd (--bridge none)")
 
-// apiNetwork is a network in the API's shape.
+// apiNetwork is a network in the API's shape. IPAM.Options are what the network
+// was created with, null when none were sent, as Docker shows them.
 func apiNetwork(n *network.Network) networktypes.Network {
 	out := networktypes.Network{
 		Name: n.Name, ID: n.ID, Created: n.Created, Scope: "local", Driver: n.Driver,
 		EnableIPv4: n.IPv4 != nil, EnableIPv6: n.EnableIPv6, Internal: n.Internal, Attachable: n.Attachable,
-		IPAM:    networktypes.IPAM{Driver: "default", Options: map[string]string{}, Config: []networktypes.IPAMConfig{}},
+		IPAM:    networktypes.IPAM{Driver: "default", Options: n.IPAMOptions, Config: []networktypes.IPAMConfig{}},
 		Options: n.Options, Labels: n.Labels,
 	}
 	if out.Options == nil {
@@ -164,6 +165,7 @@ func (d *Daemon) NetworkCreate(ctx context.Context, req networktypes.CreateReque
 		if req.IPAM.Driver != "" && req.IPAM.Driver != "default" {
 			return networktypes.CreateResponse{}, cerrdefs.ErrNotFound.WithMessage(fmt.Sprintf("IPAM driver %q not found", req.IPAM.Driver))
 		}
+		cr.IPAMOptions = req.IPAM.Options
 		for _, c := range req.IPAM.Config {
 			if !c.Subnet.IsValid() {
 				if c.Gateway.IsValid() || c.IPRange.IsValid() {
@@ -243,6 +245,10 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req networktype
 	if es == nil {
 		es = &networktypes.EndpointSettings{}
 	}
+	epReq, err := endpointRequest(n.ID, es)
+	if err != nil {
+		return err
+	}
 	configs := map[string]*networktypes.EndpointSettings{}
 	for _, k := range joinedNetworks(s) {
 		configs[k] = s.NetworkConfig[k]
@@ -253,7 +259,7 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req networktype
 	configs[n.Name] = es
 	var sb *network.Sandbox
 	if s.State.Running() && s.Network != nil {
-		if sb, err = d.net.Connect(s.ID, endpointRequest(n.ID, es)); err != nil {
+		if sb, err = d.net.Connect(s.ID, epReq); err != nil {
 			return err
 		}
 		links, _ := d.resolveLinks(s)

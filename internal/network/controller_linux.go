@@ -132,7 +132,7 @@ func Open(cfg Config) (_ *Controller, err error) {
 	}
 	v6 := false
 	for _, n := range c.networks {
-		v6 = v6 || n.IPv6 != nil
+		v6 = v6 || n.IPv6 != nil && n.EnableIPv6
 	}
 	if err := link.EnableForwarding(v6); err != nil {
 		return nil, fmt.Errorf("enable IP forwarding: %w", err)
@@ -493,7 +493,7 @@ func (c *Controller) Create(req CreateRequest) (_ *Network, err error) {
 	n := &Network{
 		ID: newID(), Name: req.Name, Driver: driver, Created: time.Now().UTC(),
 		Internal: req.Internal, Attachable: req.Attachable, EnableIPv6: req.EnableIPv6,
-		ICC: icc, Masquerade: masq, MTU: mtu, Labels: req.Labels, Options: req.Options,
+		ICC: icc, Masquerade: masq, MTU: mtu, Labels: req.Labels, Options: req.Options, IPAMOptions: req.IPAMOptions,
 	}
 	n.Bridge = req.Options[optBridgeName]
 	if n.Bridge == "" {
@@ -523,11 +523,14 @@ func (c *Controller) Create(req CreateRequest) (_ *Network, err error) {
 	}
 	for _, s := range subnets {
 		v4 := s.Prefix.Addr().Is4()
-		if !v4 && !req.EnableIPv6 {
-			return nil, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("subnet %s is IPv6: create the network with --ipv6", s.Prefix))
-		}
 		if v4 && n.IPv4 != nil || !v4 && n.IPv6 != nil {
 			return nil, errdefs.ErrInvalidArgument.WithMessage("berth networks take one subnet per address family")
+		}
+		if !v4 && !req.EnableIPv6 {
+			// Docker 20.10 records it and leaves it unused (no pool, no addresses):
+			// clients such as docker-py's tests give one without EnableIPv6.
+			n.IPv6 = &Subnet{Prefix: s.Prefix, Gateway: s.Gateway, Range: s.Range, Aux: s.Aux}
+			continue
 		}
 		var aux []netip.Addr
 		for _, a := range s.Aux {
@@ -546,7 +549,7 @@ func (c *Controller) Create(req CreateRequest) (_ *Network, err error) {
 			n.IPv6 = sub
 		}
 	}
-	if n.IPv6 != nil {
+	if n.IPv6 != nil && n.EnableIPv6 {
 		// Its containers' IPv6 traffic leaves through the host, as IPv4's does.
 		if err := link.EnableForwarding(true); err != nil {
 			return nil, fmt.Errorf("enable IPv6 forwarding: %w", err)

@@ -302,3 +302,69 @@ func TestControllerRemovesItsLeftoverLinks(t *testing.T) {
 		}
 	}
 }
+
+// An IPv6 subnet given without EnableIPv6 is recorded and left unused, as Docker
+// 20.10 does (docker-py's suite relies on it): no pool, no address on the bridge
+// or for containers, an --ip6 asked for ignored; an --ip6 on a network with no IPv6
+// subnet at all is refused, as Docker does. The network's name has a space: Docker
+// takes any non-blank name, and berth derives nothing from it (the bridge is named
+// after the ID).
+func TestControllerIPv6SubnetWithoutIPv6(t *testing.T) {
+	root := t.TempDir()
+	c, cfg := testController(t, root)
+	if err := c.Restore(nil); err != nil {
+		t.Fatal(err)
+	}
+	v6 := netip.MustParsePrefix(fmt.Sprintf("fd%02x:%x::1/64", rand.IntN(256), rand.IntN(0xffff)))
+	n, err := c.Create(CreateRequest{Name: "test 01", Subnets: []SubnetRequest{{Prefix: v6}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.EnableIPv6 || n.IPv6 == nil || n.IPv6.Prefix != v6 || n.IPv4 == nil {
+		t.Fatalf("network %+v: want IPv4 and the IPv6 subnet %s recorded, IPv6 off", n, v6)
+	}
+	if !strings.HasPrefix(n.Bridge, cfg.BridgePrefix) {
+		t.Errorf("bridge %q: not named after the network's ID", n.Bridge)
+	}
+	if _, err := c.ipam.Pool(poolKey(n.ID, false)); !errdefs.IsNotFound(err) {
+		t.Errorf("an IPv6 pool was taken: %v", err)
+	}
+	if out, _ := exec.Command("ip", "-6", "addr", "show", "dev", n.Bridge, "scope", "global").CombinedOutput(); len(out) != 0 {
+		t.Errorf("the bridge has an IPv6 address:\n%s", out)
+	}
+	want := v6.Masked().Addr().Next().Next()
+	sb, err := c.Join(JoinRequest{ContainerID: "c1", Name: "one", Hostname: "one", NetNS: netns(t),
+		Endpoints: []EndpointRequest{{Network: "test 01", IPv6: want}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ep := sb.Endpoints[0]; !ep.IPv4.IsValid() || ep.IPv6.IsValid() {
+		t.Errorf("endpoint %+v: want an IPv4 address only", ep)
+	}
+
+	// Opened again (berthd restarted), the subnet is still unused.
+	c.Close()
+	c2, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if err := c2.Restore([]*Sandbox{sb}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.ipam.Pool(poolKey(n.ID, false)); !errdefs.IsNotFound(err) {
+		t.Errorf("after Open, an IPv6 pool: %v", err)
+	}
+	if _, err := c2.Create(CreateRequest{Name: "v4only"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.Connect("c1", EndpointRequest{Network: "v4only", IPv6: want}); !errdefs.IsInvalidArgument(err) {
+		t.Errorf("--ip6 on a network without an IPv6 subnet: %v", err)
+	}
+	c2.Leave(sb)
+	for _, name := range []string{"test 01", "v4only"} {
+		if err := c2.Remove(name); err != nil {
+			t.Errorf("remove %s: %v", name, err)
+		}
+	}
+}

@@ -43,10 +43,17 @@ type Network struct {
 	Created time.Time `json:"created"`
 	// Bridge is the bridge interface of a bridge network.
 	Bridge string `json:"bridge,omitempty"`
-	// IPv4 and IPv6 are its subnets; IPv6 only with EnableIPv6.
+	// IPv4 and IPv6 are its subnets. IPv6 is in use (the bridge's address, its
+	// containers' addresses) only with EnableIPv6; without, an IPv6 subnet asked for
+	// is only recorded and shown, as Docker 20.10 does (no address pool is taken,
+	// containers get no IPv6 address, an --ip6 asked for is ignored).
 	IPv4       *Subnet `json:"ipv4,omitempty"`
 	IPv6       *Subnet `json:"ipv6,omitempty"`
 	EnableIPv6 bool    `json:"enableIPv6,omitempty"`
+	// IPAMOptions are the IPAM driver options it was created with, kept only to be
+	// shown again as Docker does: nil (shown as null) when none were sent, an empty
+	// map when an empty one was.
+	IPAMOptions map[string]string `json:"ipamOptions"`
 	// Internal networks reach nothing outside themselves.
 	Internal   bool `json:"internal,omitempty"`
 	Attachable bool `json:"attachable,omitempty"`
@@ -79,7 +86,7 @@ func (n *Network) UserDefined() bool { return n.Driver == DriverBridge && !n.Def
 
 func (n *Network) clone() *Network {
 	c := *n
-	c.Labels, c.Options = maps.Clone(n.Labels), maps.Clone(n.Options)
+	c.Labels, c.Options, c.IPAMOptions = maps.Clone(n.Labels), maps.Clone(n.Options), maps.Clone(n.IPAMOptions)
 	for _, s := range []**Subnet{&c.IPv4, &c.IPv6} {
 		if *s != nil {
 			cp := **s
@@ -90,13 +97,14 @@ func (n *Network) clone() *Network {
 	return &c
 }
 
-// subnets are its prefixes, IPv4 first.
+// subnets are the prefixes in use, IPv4 first: IPv6 only with EnableIPv6.
 func (n *Network) subnets() []*Subnet {
 	var out []*Subnet
-	for _, s := range []*Subnet{n.IPv4, n.IPv6} {
-		if s != nil {
-			out = append(out, s)
-		}
+	if n.IPv4 != nil {
+		out = append(out, n.IPv4)
+	}
+	if n.IPv6 != nil && n.EnableIPv6 {
+		out = append(out, n.IPv6)
 	}
 	return out
 }
@@ -110,9 +118,12 @@ type CreateRequest struct {
 	EnableIPv6 bool
 	Labels     map[string]string
 	Options    map[string]string
+	// IPAMOptions (--ipam-opt) are recorded as given; the default IPAM driver reads
+	// none, as Docker's bridge networks'.
+	IPAMOptions map[string]string
 	// Subnets asked for (--subnet, --gateway, --ip-range, --aux-address); empty: one
 	// IPv4 subnet from the default address pools (and an IPv6 one with EnableIPv6
-	// only when given).
+	// only when given). An IPv6 subnet without EnableIPv6 is recorded, not used.
 	Subnets []SubnetRequest
 }
 
@@ -124,17 +135,16 @@ type SubnetRequest struct {
 	Aux     map[string]netip.Addr
 }
 
-// validName is Docker's rule for network names.
+// validName is Docker's rule for network names (libnetwork's IsValidName): any
+// name with something other than white space in it. "test 01", "a/b", "a:b" and
+// "ünï" are all names. Nothing berth makes from a network takes its name: the
+// bridge is named after the network's ID, the firewall after the bridge, and the
+// embedded DNS server escapes the name where it appears in "NAME.NETWORK" (see
+// dns.Directory). Docker answers a blank name with 500; berth says 400, the
+// request's fault, in Docker's words.
 func validName(name string) error {
-	if name == "" {
-		return errdefs.ErrInvalidArgument.WithMessage("network name cannot be empty")
-	}
-	for i, r := range name {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
-			i > 0 && (r == '_' || r == '.' || r == '-')
-		if !ok {
-			return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid network name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name))
-		}
+	if strings.TrimSpace(name) == "" {
+		return errdefs.ErrInvalidArgument.WithMessage("invalid name: " + name)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package network
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 
@@ -14,6 +15,11 @@ type EndpointRequest struct {
 	IPv4, IPv6 netip.Addr
 	MAC        string
 	Aliases    []string
+	// Links are legacy links on a user-defined network (--link NAME:ALIAS with
+	// --network, or network connect --link), by alias: the container holding them
+	// finds the container NAME as ALIAS through the embedded DNS server, as Docker's.
+	// Nobody else sees the alias, and NAME need not exist yet.
+	Links map[string]string
 }
 
 // Endpoint is a container's place on one network.
@@ -31,6 +37,8 @@ type Endpoint struct {
 	Gateway6      netip.Addr   `json:"gateway6,omitzero"`
 	MAC           string       `json:"mac"`
 	Aliases       []string     `json:"aliases,omitempty"`
+	// Links: see EndpointRequest.Links.
+	Links map[string]string `json:"links,omitempty"`
 }
 
 // DNSConfig is a container's own --dns, --dns-search and --dns-option.
@@ -72,6 +80,7 @@ func (sb *Sandbox) clone() *Sandbox {
 	c.Endpoints = slices.Clone(sb.Endpoints)
 	for i := range c.Endpoints {
 		c.Endpoints[i].Aliases = slices.Clone(c.Endpoints[i].Aliases)
+		c.Endpoints[i].Links = maps.Clone(c.Endpoints[i].Links)
 	}
 	c.Bindings = slices.Clone(sb.Bindings)
 	return &c

@@ -2,6 +2,7 @@ package network
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -79,12 +80,17 @@ func (c *Controller) attachLocked(sb *Sandbox, req EndpointRequest, gateway bool
 	if n.Default && (req.IPv4.IsValid() || req.IPv6.IsValid()) {
 		return nil, errdefs.ErrInvalidArgument.WithMessage("user specified IP address is supported on user defined networks only")
 	}
+	if req.IPv6.IsValid() && n.IPv6 == nil {
+		// With an IPv6 subnet that is not in use (no EnableIPv6) the address is
+		// ignored, as Docker does; without any, Docker refuses it.
+		return nil, errdefs.ErrInvalidArgument.WithMessage("user specified IP address is supported only when connecting to networks with user configured subnets")
+	}
 	mac, err := macOf(req.MAC)
 	if err != nil {
 		return nil, err
 	}
 	ep := &Endpoint{ID: newID(), NetworkID: n.ID, NetworkName: n.Name, ContainerID: sb.ContainerID, ContainerName: sb.Name,
-		IfName: "eth" + strconv.Itoa(len(sb.Endpoints)), Aliases: req.Aliases}
+		IfName: "eth" + strconv.Itoa(len(sb.Endpoints)), Aliases: req.Aliases, Links: maps.Clone(req.Links)}
 	var got []netip.Addr
 	defer func() {
 		if err != nil {
@@ -145,7 +151,7 @@ func (c *Controller) nameLocked(sb *Sandbox) error {
 				addrs = append(addrs, p.Addr())
 			}
 		}
-		c.dir.Add(n.Name, dns.Endpoint{Container: sb.ContainerID, Name: sb.Name, Hostname: sb.Hostname, Aliases: ep.Aliases, Addrs: addrs})
+		c.dir.Add(n.Name, dns.Endpoint{Container: sb.ContainerID, Name: sb.Name, Hostname: sb.Hostname, Aliases: ep.Aliases, Links: ep.Links, Addrs: addrs})
 	}
 	if !user || sb.NetNS == "" {
 		return nil

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	mathrand "math/rand/v2"
@@ -693,4 +694,88 @@ func TestPublishedPortsOverIPv6(t *testing.T) {
 	}
 	silent(gw6, p1)
 	d.mustDocker("network", "rm", "dual")
+}
+
+// What docker-py 5.0.3's network tests found berth doing unlike dockerd 20.10: a
+// network named "test 01" (Docker takes any non-blank name), an IPv6 subnet without
+// --ipv6 (recorded, unused; --ip6 on it is only echoed), legacy links on a user
+// network (the alias resolves, through the embedded DNS server, for the container
+// holding the link only, even when the linked container starts later), and IPAM
+// options shown as sent (null when none were).
+func TestNetworkDockerCompat(t *testing.T) {
+	d := withImage(t)
+
+	d.mustDocker("network", "create", "test 01")
+	d.mustDocker("run", "-d", "--name", "sp", "--network", "test 01", "bbox", "sleep", "60")
+	if out, stderr, code := d.docker("exec", "sp", "nslookup", "sp"); code != 0 || !strings.Contains(out, "Name:\tsp") {
+		t.Errorf("a name on the network \"test 01\": exit %d, %q %q", code, out, stderr)
+	}
+	if out := d.mustDocker("network", "inspect", "-f", "{{.Name}}", "test 01"); out != "test 01\n" {
+		t.Errorf("network inspect \"test 01\": %q", out)
+	}
+	d.mustDocker("rm", "-f", "sp")
+	d.mustDocker("network", "rm", "test 01")
+	if _, stderr, code := d.docker("network", "create", " "); code == 0 || !strings.Contains(stderr, "invalid name") {
+		t.Errorf("a blank network name: exit %d, %q", code, stderr)
+	}
+
+	d.mustDocker("network", "create", "--subnet", "2001:389::1/64", "v6off")
+	if out := d.mustDocker("network", "inspect", "-f", "{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}} {{end}}", "v6off"); !strings.HasPrefix(out, "false ") || !strings.Contains(out, " 2001:389::") {
+		t.Errorf("a network with an IPv6 subnet and no --ipv6: %q", out)
+	}
+	d.mustDocker("run", "-d", "--name", "v6", "--network", "v6off", "--ip6", "2001:389::f00d", "bbox", "sleep", "60")
+	if out := d.mustDocker("inspect", "-f", `{{with index .NetworkSettings.Networks "v6off"}}{{.IPAMConfig.IPv6Address}}|{{.GlobalIPv6Address}}{{end}}`, "v6"); out != "2001:389::f00d|\n" {
+		t.Errorf("--ip6 on a network without IPv6: %q, want the address echoed and none given", out)
+	}
+	d.mustDocker("rm", "-f", "v6")
+	d.mustDocker("network", "rm", "v6off")
+
+	d.mustDocker("network", "create", "lnk")
+	d.mustDocker("run", "-d", "--name", "c2", "--network", "lnk", "--link", "up1:bar", "bbox", "sleep", "60")
+	d.mustDocker("run", "-d", "--name", "up1", "--network", "lnk", "bbox", "sleep", "60")
+	d.mustDocker("run", "-d", "--name", "c3", "bbox", "sleep", "60")
+	d.mustDocker("network", "connect", "--link", "up1:baz", "lnk", "c3")
+	ip := strings.TrimSpace(d.mustDocker("inspect", "-f", `{{with index .NetworkSettings.Networks "lnk"}}{{.IPAddress}}{{end}}`, "up1"))
+	for _, c := range []struct{ container, name string }{{"c2", "bar"}, {"c2", "bar.lnk"}, {"c3", "baz"}} {
+		if out, stderr, code := d.docker("exec", c.container, "nslookup", c.name); code != 0 || !strings.Contains(out, "Address: "+ip) {
+			t.Errorf("%s: nslookup %s: exit %d, %q %q; want %s", c.container, c.name, code, out, stderr, ip)
+		}
+	}
+	if out, _, code := d.docker("exec", "c3", "nslookup", "bar"); code == 0 && strings.Contains(out, ip) {
+		t.Errorf("c3 resolved c2's link alias bar: %q", out)
+	}
+	if out := d.mustDocker("inspect", "-f", `{{with index .NetworkSettings.Networks "lnk"}}{{.Links}}{{end}}`, "c3"); out != "[up1:baz]\n" {
+		t.Errorf("c3's links on lnk: %q", out)
+	}
+	d.mustDocker("rm", "-f", "c2", "c3", "up1")
+	d.mustDocker("network", "rm", "lnk")
+
+	for _, c := range []struct{ body, want string }{
+		{`{"Name":"noopts"}`, `null`},
+		{`{"Name":"emptyopts","IPAM":{"Options":{}}}`, `{}`},
+		{`{"Name":"opts","IPAM":{"Options":{"foo":"bar"}}}`, `{"foo":"bar"}`},
+	} {
+		resp, err := d.client().Post("http://berth/v1.41/networks/create", "application/json", strings.NewReader(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var created struct{ Id string }
+		err = json.NewDecoder(resp.Body).Decode(&created)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusCreated {
+			t.Fatalf("create %s: %d %v", c.body, resp.StatusCode, err)
+		}
+		if resp, err = d.client().Get("http://berth/v1.41/networks/" + created.Id); err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			IPAM struct{ Options json.RawMessage }
+		}
+		err = json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if err != nil || string(got.IPAM.Options) != c.want {
+			t.Errorf("network created with %s: IPAM.Options %s (%v), want %s", c.body, got.IPAM.Options, err, c.want)
+		}
+		d.mustDocker("network", "rm", created.Id)
+	}
 }

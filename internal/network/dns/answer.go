@@ -69,7 +69,11 @@ func (s *responder) local(from string, req *mdns.Msg, q mdns.Question) *mdns.Msg
 			resp := reply(req, mdns.RcodeSuccess)
 			resp.Authoritative = true
 			for _, n := range names {
-				resp.Answer = append(resp.Answer, &mdns.PTR{Hdr: header(q.Name, mdns.TypePTR), Ptr: mdns.Fqdn(n)})
+				// A network's name may be longer than a DNS label (63 bytes): such a
+				// name is left out, as the whole answer could not be sent.
+				if _, ok := mdns.IsDomainName(mdns.Fqdn(n)); ok {
+					resp.Answer = append(resp.Answer, &mdns.PTR{Hdr: header(q.Name, mdns.TypePTR), Ptr: mdns.Fqdn(n)})
+				}
 			}
 			return resp
 		}

@@ -1,6 +1,8 @@
 package dns
 
 import (
+	"fmt"
+	"maps"
 	"net/netip"
 	"strings"
 	"sync"
@@ -17,6 +19,11 @@ type Endpoint struct {
 	Hostname string
 	// Aliases are its --network-alias names on this network.
 	Aliases []string
+	// Links are its legacy links on this network, alias -> the name of the
+	// container it stands for (--link NAME:ALIAS with a user-defined network).
+	// Only this container resolves them, to whatever answers to NAME on this
+	// network when asked: NAME may join after the link was made.
+	Links map[string]string
 	// Addrs are its addresses on this network (IPv4 and IPv6).
 	Addrs []netip.Addr
 }
@@ -30,7 +37,16 @@ type Endpoint struct {
 // Two containers answering to the same name (a shared alias) both answer: the
 // name has the addresses of both.
 //
-// Networks are keyed by name, which appears in "NAME.NETWORK".
+// A container's legacy links come first, as Docker's: when it asks for one of
+// its link aliases (or "ALIAS.NETWORK") it gets the linked container's
+// addresses on that network, even if another container answers to the alias
+// itself; when nothing on the network answers to the linked name (yet), the
+// alias is looked up as any other name.
+//
+// Networks are keyed by name, which appears in "NAME.NETWORK". Docker's
+// network names may hold any character: in "NAME.NETWORK" a name is matched,
+// and given in PTR answers, in DNS presentation form (see escapeName), so
+// "web.test\ 01" is web on "test 01".
 type Directory struct {
 	mu   sync.RWMutex
 	nets map[string]map[string]Endpoint // network -> container ID -> endpoint
@@ -45,6 +61,7 @@ func NewDirectory() *Directory {
 // there (its aliases or addresses changed).
 func (d *Directory) Add(network string, ep Endpoint) {
 	ep.Aliases = append([]string(nil), ep.Aliases...)
+	ep.Links = maps.Clone(ep.Links)
 	ep.Addrs = append([]netip.Addr(nil), ep.Addrs...)
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -75,17 +92,37 @@ func (d *Directory) LookupHost(from, name string) ([]netip.Addr, bool) {
 	}
 	d.mu.RLock()
 	defer d.mu.RUnlock()
+	if addrs, found := d.lookupLocked(from, name, true); found {
+		return addrs, true
+	}
+	return d.lookupLocked(from, name, false)
+}
+
+// lookupLocked finds name, plain or as "NAME.NETWORK", on each network from is
+// on; viaLinks: only as one of from's link aliases there, standing for the
+// linked container's name.
+func (d *Directory) lookupLocked(from, name string, viaLinks bool) ([]netip.Addr, bool) {
 	var addrs []netip.Addr
 	found := false
 	for netName, eps := range d.nets {
-		if _, ok := eps[from]; !ok {
+		self, ok := eps[from]
+		if !ok {
 			continue
 		}
-		short, qualified := strings.CutSuffix(name, "."+strings.ToLower(netName))
+		names := []string{name}
+		if short, qualified := strings.CutSuffix(name, "."+strings.ToLower(escapeName(netName))); qualified {
+			names = append(names, short)
+		}
+		if viaLinks {
+			names = self.linked(names)
+		}
 		for _, ep := range eps {
-			if ep.answersTo(name) || (qualified && ep.answersTo(short)) {
-				found = true
-				addrs = appendNew(addrs, ep.Addrs...)
+			for _, n := range names {
+				if ep.answersTo(n) {
+					found = true
+					addrs = appendNew(addrs, ep.Addrs...)
+					break
+				}
 			}
 		}
 	}
@@ -105,7 +142,7 @@ func (d *Directory) LookupAddr(from string, addr netip.Addr) ([]string, bool) {
 		for _, ep := range eps {
 			for _, a := range ep.Addrs {
 				if a.Unmap() == addr {
-					names = append(names, ep.displayName()+"."+netName)
+					names = append(names, escapeName(ep.displayName())+"."+escapeName(netName))
 					break
 				}
 			}
@@ -116,18 +153,62 @@ func (d *Directory) LookupAddr(from string, addr netip.Addr) ([]string, bool) {
 
 // answersTo reports whether name (canonical) is one of ep's names.
 func (ep *Endpoint) answersTo(name string) bool {
-	if strings.EqualFold(ep.Name, name) || strings.EqualFold(ep.Hostname, name) {
+	if sameName(ep.Name, name) || sameName(ep.Hostname, name) {
 		return true
 	}
 	if len(name) == 12 && len(ep.Container) >= 12 && strings.EqualFold(ep.Container[:12], name) {
 		return true
 	}
 	for _, a := range ep.Aliases {
-		if strings.EqualFold(a, name) {
+		if sameName(a, name) {
 			return true
 		}
 	}
 	return false
+}
+
+// linked are the names of the containers that names (canonical) stand for as
+// ep's link aliases.
+func (ep *Endpoint) linked(names []string) []string {
+	var out []string
+	for alias, target := range ep.Links {
+		for _, n := range names {
+			if sameName(alias, n) {
+				out = append(out, escapeName(target))
+			}
+		}
+	}
+	return out
+}
+
+// sameName reports whether raw, a name as berth keeps it (a container's name,
+// an alias), is canonical, a name as a question gives it.
+func sameName(raw, canonical string) bool {
+	return raw != "" && strings.EqualFold(escapeName(raw), canonical)
+}
+
+// escapeName is a name as it appears in a question (canonicalName) and is
+// written in an answer: DNS presentation form as github.com/miekg/dns reads
+// and writes it, where a byte of a label other than a printable ASCII one is
+// \DDD, and the printable ones special in a zone file (space, double and
+// single quote, parentheses, semicolon, at sign, backslash) are escaped with a
+// backslash. Dots stay label separators: "web.local" is two labels, as the
+// alias means.
+func escapeName(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '"' || c == '(' || c == ')' || c == ';' || c == '@' || c == '\'' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < ' ' || c > '~':
+			fmt.Fprintf(&b, "\\%03d", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 func (ep *Endpoint) displayName() string {

@@ -114,3 +114,54 @@ func TestDirectoryAddReplacesRemoveForgets(t *testing.T) {
 		t.Errorf("db on back = %v, want 172.19.0.3", got)
 	}
 }
+
+// Legacy links on a user network: the container holding --link up1:bar finds
+// up1 as "bar" (and "bar.NETWORK"), before any container that is itself named
+// or aliased bar; nobody else does; the linked container may come later.
+func TestDirectoryLegacyLinks(t *testing.T) {
+	d := testDirectory()
+	const idClient = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+	d.Add("front", Endpoint{Container: idClient, Name: "client", Links: map[string]string{"bar": "up1", "Db2": "db", "www": "db"},
+		Addrs: addrs("172.18.0.9")})
+	for _, tc := range []struct {
+		from, name string
+		want       []netip.Addr
+	}{
+		{idClient, "bar", nil},                         // up1 is not there yet
+		{idClient, "db2", addrs("172.18.0.3")},         // the alias, in any case
+		{idClient, "DB2.front", addrs("172.18.0.3")},   // ALIAS.NETWORK
+		{idClient, "db2.back", nil},                    // the link is on front
+		{idClient, "www", addrs("172.18.0.3")},         // the link wins over web's alias www
+		{idWeb, "db2", nil},                            // only the container holding the link
+		{idWeb, "www", addrs("172.18.0.2", "fd00::2")}, // web's own alias, for anyone else
+	} {
+		got, found := d.LookupHost(tc.from, tc.name)
+		if found != (tc.want != nil) || !sameAddrs(got, tc.want) {
+			t.Errorf("LookupHost(%.12s, %q) = %v, %v; want %v", tc.from, tc.name, got, found, tc.want)
+		}
+	}
+	d.Add("front", Endpoint{Container: "up1up1up1up1up1", Name: "up1", Addrs: addrs("172.18.0.10")})
+	if got, found := d.LookupHost(idClient, "bar"); !found || !sameAddrs(got, addrs("172.18.0.10")) {
+		t.Errorf("bar once up1 joined: %v, %v; want 172.18.0.10", got, found)
+	}
+	if _, found := d.LookupAddr(idClient, netip.MustParseAddr("172.18.0.10")); !found {
+		t.Error("no PTR name for up1")
+	}
+}
+
+// Network names are Docker's, any characters: "NAME.NETWORK" is matched in the
+// form a question carries it (a space is "\ ") and PTR answers name it so.
+func TestDirectoryNetworkNamesWithSpaces(t *testing.T) {
+	d := NewDirectory()
+	d.Add("test 01", Endpoint{Container: idWeb, Name: "web", Addrs: addrs("172.18.0.2")})
+	d.Add("test 01", Endpoint{Container: idDB, Name: "db", Addrs: addrs("172.18.0.3")})
+	if got, found := d.LookupHost(idDB, `web.test\ 01.`); !found || !sameAddrs(got, addrs("172.18.0.2")) {
+		t.Errorf(`web.test\ 01 = %v, %v`, got, found)
+	}
+	if _, found := d.LookupHost(idDB, "web.test 01"); found {
+		t.Error("an unescaped space matched: questions never carry one")
+	}
+	if got, _ := d.LookupAddr(idDB, netip.MustParseAddr("172.18.0.2")); !slices.Equal(got, []string{`web.test\ 01`}) {
+		t.Errorf("PTR name = %q, want web.test\\ 01", got)
+	}
+}

@@ -7,7 +7,9 @@ import (
 
 // Lookup is what the embedded server asks about container names. from is the
 // ListenConfig.Container of the listener the question arrived on. Names are
-// given lower-case, without a trailing dot.
+// given lower-case, without a trailing dot, in DNS presentation form (a space
+// in a label is "\ ", a non-ASCII byte "\DDD"); names returned are in that form
+// too.
 //
 // found reports whether the name (or address) belongs to the containers' domain
 // as seen from from: a found name is answered from addrs even when addrs has no
