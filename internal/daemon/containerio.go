@@ -336,9 +336,12 @@ func (d *Daemon) ExecCreate(ctx context.Context, name string, req container.Exec
 	if len(req.Cmd) == 0 {
 		return "", cerrdefs.ErrInvalidArgument.WithMessage("No exec command specified")
 	}
-	keys, err := parseDetachKeys(req.DetachKeys)
-	if err != nil {
-		return "", err
+	// The keys as given, shown back as Docker does ("" for the default).
+	keys := []byte{}
+	if req.DetachKeys != "" {
+		if keys, err = parseDetachKeys(req.DetachKeys); err != nil {
+			return "", err
+		}
 	}
 	var b [32]byte
 	rand.Read(b[:])
@@ -361,6 +364,14 @@ func (d *Daemon) exec(id string) (*execRecord, error) {
 }
 
 // ExecStart runs an exec, detached or streaming over the hijacked connection.
+//
+// The stream is framed as the start request says (opts.Tty: raw, else stdcopy
+// frames), whatever the exec was created with, as Docker does: a terminal's
+// output then travels as stdout frames, and a raw stream of a process without a
+// terminal carries its stdout only. The process's terminal is the create's. The
+// detach keys (the create's, else ctrl-p ctrl-q) work with a terminal only, as
+// Docker's: they end the stream and leave the process running. An error once the
+// stream has begun is returned: the API writes it into the stream, as stdout.
 func (d *Daemon) ExecStart(ctx context.Context, execID string, opts ExecStartOptions, upgrade Upgrade) error {
 	e, err := d.exec(execID)
 	if err != nil {
@@ -384,7 +395,7 @@ func (d *Daemon) ExecStart(ctx context.Context, execID string, opts ExecStartOpt
 	}
 	var conn io.ReadWriteCloser
 	if !opts.Detach {
-		if conn, err = upgrade(req.Tty); err != nil {
+		if conn, err = upgrade(opts.Tty); err != nil {
 			return err
 		}
 		defer conn.Close()
@@ -397,17 +408,6 @@ func (d *Daemon) ExecStart(ctx context.Context, execID string, opts ExecStartOpt
 		e.mu.Lock()
 		e.Running, e.ExitCode = false, &code
 		e.mu.Unlock()
-		if conn != nil {
-			// After the upgrade the error can only travel in the stream, where the
-			// docker CLI prints it.
-			msg := []byte(err.Error() + "\r\n")
-			if req.Tty {
-				conn.Write(msg)
-			} else {
-				writeFrame(conn, 2, msg)
-			}
-			return nil
-		}
 		return err
 	}
 	client := d.run.shim(s.ID)
@@ -418,40 +418,74 @@ func (d *Daemon) ExecStart(ctx context.Context, execID string, opts ExecStartOpt
 	if err != nil {
 		return fail(err)
 	}
-	stream, pid, err := client.Exec(context.WithoutCancel(ctx), shim.ExecOpts{ID: e.ID, Process: proc, Terminal: req.Tty, Stdin: req.AttachStdin && !opts.Detach})
+	eo := shim.ExecOpts{ID: e.ID, Process: proc, Terminal: req.Tty, Stdin: req.AttachStdin && !opts.Detach}
+	if !opts.Detach {
+		eo.Framing = shim.FramingMultiplexed
+		if opts.Tty {
+			eo.Framing, eo.NoStderr = shim.FramingRaw, true
+		}
+		if eo.Terminal && eo.Stdin {
+			keys := e.DetachKeys
+			if len(keys) == 0 {
+				keys, _ = parseDetachKeys(defaultDetachKeys)
+			}
+			eo.DetachKeys = keys
+		}
+	}
+	stream, pid, err := client.Exec(context.WithoutCancel(ctx), eo)
 	if err != nil {
-		return fail(translateStartError(err))
+		return fail(translateExecError(err))
 	}
 	e.mu.Lock()
 	e.Pid = pid
 	e.mu.Unlock()
 	d.containerEvent(s, eventtypes.Action("exec_start: "+strings.Join(req.Cmd, " ")), map[string]string{"execID": e.ID})
-	finish := func() {
-		st, err := client.ExecState(context.Background(), e.ID)
+	finish := func(st shim.State, err error) {
 		e.mu.Lock()
 		e.Running = false
 		if err == nil && st.Exit != nil {
 			code := st.Exit.Code
 			e.ExitCode = &code
 		}
-		e.mu.Unlock()
 		code := ""
 		if e.ExitCode != nil {
 			code = fmt.Sprint(*e.ExitCode)
 		}
+		e.mu.Unlock()
 		d.containerEvent(s, eventtypes.ActionExecDie, map[string]string{"execID": e.ID, "exitCode": code})
 	}
 	if opts.Detach {
 		go func() {
 			io.Copy(io.Discard, stream)
 			stream.Close()
-			finish()
+			finish(client.ExecState(context.Background(), e.ID))
 		}()
 		return nil
 	}
 	splice(conn, stream, req.AttachStdin)
-	finish()
+	st, err := client.ExecState(context.Background(), e.ID)
+	if err == nil && st.Status == shim.StatusRunning {
+		// The stream ended first: the client detached, or went away. The process
+		// runs on; its exit is recorded when it comes.
+		go func() { finish(client.ExecWait(context.Background(), e.ID)) }()
+		return nil
+	}
+	finish(st, err)
 	return nil
+}
+
+// translateExecError words an exec's failure to start its program as Docker
+// does (runc's words through containerd), keeping the class that gives the exit
+// code: 127 for a program not found, 126 otherwise.
+func translateExecError(err error) error {
+	msg := "OCI runtime exec failed: exec failed: unable to start container process: " + err.Error() + ": unknown"
+	switch {
+	case containsAny(err.Error(), "no such file or directory", "executable file not found"):
+		return cerrdefs.ErrNotFound.WithMessage(msg)
+	case containsAny(err.Error(), "permission denied"):
+		return cerrdefs.ErrPermissionDenied.WithMessage(msg)
+	}
+	return err
 }
 
 // execProcess is the process of an exec: the container's own, as its
