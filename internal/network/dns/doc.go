@@ -28,7 +28,9 @@
 //	query from c1: "example.com." -> not a container name -> the upstreams
 //
 // Directory is a ready Lookup: the endpoints of each network (container name,
-// 12-digit short ID, hostname, --network-alias names and addresses).
+// 12-digit short ID, hostname, --network-alias names and addresses), and the
+// aliases of legacy links on a user network, which only the container holding
+// the link sees.
 //
 // Answers for container names carry TTL 600 as Docker's. A container name
 // asked for a record type it has none of (AAAA of an IPv4-only container, MX)
