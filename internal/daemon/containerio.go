@@ -401,10 +401,9 @@ func (d *Daemon) ExecStart(ctx context.Context, execID string, opts ExecStartOpt
 		defer conn.Close()
 	}
 	fail := func(err error) error {
+		// 126 for any program that cannot be started, as dockerd 20.10 answers
+		// and docker-py's suites accept (5.x wants 126; 7.x 126 or 127).
 		code := 126
-		if cerrdefs.IsNotFound(err) {
-			code = 127
-		}
 		e.mu.Lock()
 		e.Running, e.ExitCode = false, &code
 		e.mu.Unlock()
@@ -475,8 +474,8 @@ func (d *Daemon) ExecStart(ctx context.Context, execID string, opts ExecStartOpt
 }
 
 // translateExecError words an exec's failure to start its program as Docker
-// does (runc's words through containerd), keeping the class that gives the exit
-// code: 127 for a program not found, 126 otherwise.
+// does (runc's words through containerd), keeping its class (not found,
+// permission denied).
 func translateExecError(err error) error {
 	msg := "OCI runtime exec failed: exec failed: unable to start container process: " + err.Error() + ": unknown"
 	switch {

@@ -56,8 +56,8 @@ func TestExecStreams(t *testing.T) {
 
 	t.Run("a start error is written as stdout", func(t *testing.T) {
 		out, errOut, code := d.docker("exec", "box", "/nosuch")
-		if !strings.Contains(out, "/nosuch") || errOut != "" || code != 127 {
-			t.Errorf("docker exec box /nosuch: exit %d, stdout %q, stderr %q; want exit 127 and the error on stdout", code, out, errOut)
+		if !strings.Contains(out, "/nosuch") || errOut != "" || code != 126 {
+			t.Errorf("docker exec box /nosuch: exit %d, stdout %q, stderr %q; want exit 126 (dockerd 20.10's) and the error on stdout", code, out, errOut)
 		}
 	})
 
