@@ -283,14 +283,21 @@ func (s *server) resize(req request) reply {
 	return reply{}
 }
 
-// wait answers once the exit is recorded, unless the client goes away first.
-func (s *server) wait(c *conn) {
+// hangup is closed when the client closes the connection, or when we close it
+// after answering (a waiting client sends nothing more).
+func (c *conn) hangup() <-chan struct{} {
 	gone := make(chan struct{})
 	go func() {
 		var b [1]byte
-		c.f.Read(b[:]) // returns when the client closes, or when we close after answering
+		c.f.Read(b[:])
 		close(gone)
 	}()
+	return gone
+}
+
+// wait answers once the exit is recorded, unless the client goes away first.
+func (s *server) wait(c *conn) {
+	gone := c.hangup()
 	select {
 	case <-s.exited:
 		s.mu.Lock()
@@ -446,12 +453,7 @@ func (s *server) execWait(c *conn, id string) {
 		s.answer(c, replyError(errdefs.ErrNotFound.WithMessage(fmt.Sprintf("no exec %q", id))))
 		return
 	}
-	gone := make(chan struct{})
-	go func() {
-		var b [1]byte
-		c.f.Read(b[:]) // returns when the client closes, or when we close after answering
-		close(gone)
-	}()
+	gone := c.hangup()
 	select {
 	case <-p.exited:
 		s.answer(c, s.execState(id))
