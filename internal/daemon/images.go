@@ -12,11 +12,13 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/moby/moby/api/types/container"
 	eventtypes "github.com/moby/moby/api/types/events"
 	imagetypes "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/api/types/storage"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-engine/berth/internal/distribution/auth"
 	"github.com/berth-engine/berth/internal/distribution/platform"
@@ -462,4 +464,54 @@ func (d *Daemon) Login(ctx context.Context, ac registry.AuthConfig) (*registry.A
 		return nil, err
 	}
 	return &registry.AuthResponse{Status: "Login Succeeded", IdentityToken: token}, nil
+}
+
+// imagesDiskUsage lists every image with the number of containers made from
+// it and the size of its layers that other images share too, and returns the
+// size of all layers, each counted once.
+func (d *Daemon) imagesDiskUsage(ctx context.Context, containers []container.Summary) ([]imagetypes.Summary, int64, error) {
+	list, err := d.images.List(ctx, image.ListOptions{})
+	if err != nil {
+		return nil, 0, err
+	}
+	users := map[string]int64{} // image ID -> containers
+	for _, c := range containers {
+		users[c.ImageID]++
+	}
+	layerSize := map[digest.Digest]int64{}
+	holders := map[digest.Digest]int{} // chain ID -> images holding it
+	for _, img := range list {
+		sizes, err := d.images.LayerSizes(ctx, img)
+		if err != nil {
+			return nil, 0, err
+		}
+		for i, chain := range img.ChainIDs {
+			layerSize[chain] = sizes[i]
+			holders[chain]++
+		}
+	}
+	var total int64
+	for _, n := range layerSize {
+		total += n
+	}
+	out := make([]imagetypes.Summary, 0, len(list))
+	for _, img := range list {
+		var shared int64
+		for _, chain := range img.ChainIDs {
+			if holders[chain] > 1 {
+				shared += layerSize[chain]
+			}
+		}
+		out = append(out, imagetypes.Summary{
+			ID:          img.ID.String(),
+			RepoTags:    nonNil(img.RepoTags),
+			RepoDigests: nonNil(img.RepoDigests),
+			Created:     img.Created.Unix(),
+			Size:        img.Size,
+			Labels:      img.Config.Config.Labels,
+			Containers:  users[img.ID.String()],
+			SharedSize:  shared,
+		})
+	}
+	return out, total, nil
 }

@@ -158,25 +158,28 @@ type DiskUsage struct {
 	BuildCache []build.CacheRecord
 }
 
-// SystemDiskUsage returns the disk usage of the kinds asked for. There are no
-// stores yet: every list is empty and the layers hold nothing.
+// SystemDiskUsage returns the disk usage of the kinds asked for, as docker
+// system df shows it: images with the containers that use them and the size
+// of their layers other images share, the layers' total counted once,
+// containers with the size of their own layer, volumes with their usage.
 func (d *Daemon) SystemDiskUsage(ctx context.Context, opts DiskUsageOptions) (*DiskUsage, error) {
 	du := &DiskUsage{}
+	var containers []container.Summary
+	if opts.Images || opts.Containers {
+		var err error
+		if containers, err = d.Containers(ctx, ContainerListOptions{All: true, Size: opts.Containers}); err != nil {
+			return nil, err
+		}
+	}
 	if opts.Images {
-		list, err := d.Images(ctx, ImageListOptions{})
+		images, layersSize, err := d.imagesDiskUsage(ctx, containers)
 		if err != nil {
 			return nil, err
 		}
-		du.Images = list
-		for i := range list {
-			// No container store yet: no layer is shared with a container.
-			du.Images[i].Containers = 0
-			du.Images[i].SharedSize = 0
-			du.LayersSize += list[i].Size
-		}
+		du.Images, du.LayersSize = images, layersSize
 	}
 	if opts.Containers {
-		du.Containers = []container.Summary{}
+		du.Containers = containers
 	}
 	if opts.Volumes {
 		vols, err := d.volumesDiskUsage(ctx)

@@ -108,6 +108,23 @@ func TestDockerSystemDF(t *testing.T) {
 	}
 }
 
+// system df counts containers (running ones active) and the images they use.
+func TestDockerSystemDFCountsContainers(t *testing.T) {
+	d := withImage(t)
+	d.mustDocker("run", "-d", "--name", "up", "bbox", "sleep", "60")
+	d.mustDocker("run", "--name", "done", "bbox", "sh", "-c", "head -c 300000 /dev/zero > /blob")
+	out := d.mustDocker("system", "df", "--format", "{{.Type}} {{.TotalCount}} {{.Active}} {{.Size}}")
+	for _, want := range []string{"Images 1 1 ", "Containers 2 1 3"} { // the exited one's 300 kB layer
+		if !strings.Contains(out, want) {
+			t.Errorf("docker system df lacks %q:\n%s", want, out)
+		}
+	}
+	if out := d.mustDocker("system", "df", "-v", "--format", "{{range .Images}}{{.Containers}}{{end}}"); strings.TrimSpace(out) != "2" {
+		t.Errorf("system df -v: the image's containers %q, want 2", out)
+	}
+	d.mustDocker("rm", "-f", "up", "done")
+}
+
 func TestUnknownEndpoint(t *testing.T) {
 	requireE2E(t)
 	d := newDaemon(t)
