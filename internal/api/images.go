@@ -63,7 +63,7 @@ func (s *Server) imageRoutes(b ImageBackend) {
 			if err != nil {
 				return err
 			}
-			return writeJSON(w, http.StatusOK, info)
+			return writeJSON(w, http.StatusOK, imageInspectForVersion(r.Context(), info))
 		case "history":
 			h, err := b.ImageHistory(r.Context(), name)
 			if err != nil {

@@ -14,9 +14,11 @@ import (
 	"context"
 
 	cerrdefs "github.com/containerd/errdefs"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/api/types/registry"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/berth-engine/berth/internal/daemon"
 )
@@ -38,7 +40,46 @@ func (f *fakeImages) ImageInspect(ctx context.Context, ref string) (*image.Inspe
 	if ref == "nosuch" {
 		return nil, fmt.Errorf("No such image: %s: %w", ref, cerrdefs.ErrNotFound)
 	}
-	return &image.InspectResponse{ID: "sha256:abc", RepoTags: []string{ref}}, nil
+	return &image.InspectResponse{ID: "sha256:abc", RepoTags: []string{ref}, Size: 42,
+		Config: &dockerspec.DockerOCIImageConfig{ImageConfig: ocispec.ImageConfig{Cmd: []string{"sh"}}}}, nil
+}
+
+// Image inspect shows the fields each API version showed: before 1.50 a
+// container config's every field, before 1.45 Container and ContainerConfig,
+// before 1.44 VirtualSize.
+func TestImageInspectForVersion(t *testing.T) {
+	s, _ := newImageServer(t)
+	inspect := func(version string) map[string]any {
+		t.Helper()
+		rec := send(t, s, "GET", "/v"+version+"/images/bbox/json", "", nil)
+		var m map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &m); err != nil || rec.Code != 200 {
+			t.Fatalf("inspect at %s: %d %s", version, rec.Code, rec.Body)
+		}
+		return m
+	}
+	old := inspect("1.41")
+	cfg, _ := old["Config"].(map[string]any)
+	if v, ok := cfg["Env"]; !ok || v != nil || cfg["Hostname"] != "" || cfg["AttachStdin"] != false || fmt.Sprint(cfg["Cmd"]) != "[sh]" {
+		t.Errorf("1.41 Config: %v", cfg)
+	}
+	if old["Container"] != "" || old["ContainerConfig"] == nil || old["VirtualSize"] != float64(42) || old["Parent"] != "" {
+		t.Errorf("1.41: %v", old)
+	}
+	mid := inspect("1.44")
+	if _, ok := mid["VirtualSize"]; ok || mid["Container"] != "" {
+		t.Errorf("1.44: %v", mid)
+	}
+	now := inspect("1.50")
+	cfg, _ = now["Config"].(map[string]any)
+	for _, k := range []string{"Hostname", "Env", "Container", "VirtualSize"} {
+		if _, ok := cfg[k]; ok {
+			t.Errorf("1.50 Config has %s: %v", k, cfg)
+		}
+		if _, ok := now[k]; ok {
+			t.Errorf("1.50 has %s: %v", k, now)
+		}
+	}
 }
 
 func (f *fakeImages) ImageHistory(ctx context.Context, ref string) ([]image.HistoryResponseItem, error) {
