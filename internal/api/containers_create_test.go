@@ -180,6 +180,16 @@ func TestInspectByAPIVersion(t *testing.T) {
 	if a := got.NetworkSettings.Networks["mynet"].Aliases; strings.Join(a, ",") != "web,c0ffee012345,web1" {
 		t.Errorf("1.44 aliases %v", a)
 	}
+	// Before 1.44 NetworkSettings also showed Bridge, HairpinMode and the like.
+	if strings.Contains(rec.Body.String(), `"HairpinMode"`) {
+		t.Errorf("1.44 network settings have 1.43's fields: %s", rec.Body)
+	}
+	rec = send(t, s, "GET", "/v1.43/containers/web/json", "", nil)
+	for _, want := range []string{`"Bridge":""`, `"HairpinMode":false`, `"LinkLocalIPv6PrefixLen":0`, `"SecondaryIPAddresses":null`} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("1.43 network settings lack %s: %s", want, rec.Body)
+		}
+	}
 
 	rec = send(t, s, "GET", "/v1.50/containers/json", "", nil)
 	if strings.Contains(rec.Body.String(), "healthy") || !strings.Contains(rec.Body.String(), `"Annotations":{"a":"b"}`) {

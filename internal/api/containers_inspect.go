@@ -40,6 +40,24 @@ type networkSettingsV151 struct {
 	IPPrefixLen         int
 	IPv6Gateway         netip.Addr
 	MacAddress          network.HardwareAddr
+	*networkSettingsV143
+}
+
+// networkSettingsV143 are the fields NetworkSettings also showed before API
+// 1.44, always empty in berth as in Docker's later versions.
+type networkSettingsV143 struct {
+	Bridge                 string
+	HairpinMode            bool
+	LinkLocalIPv6Address   string
+	LinkLocalIPv6PrefixLen int
+	SecondaryIPAddresses   []struct {
+		Addr      string
+		PrefixLen int
+	}
+	SecondaryIPv6Addresses []struct {
+		Addr      string
+		PrefixLen int
+	}
 }
 
 // inspectForVersion returns what to encode for the request's API version.
@@ -78,6 +96,9 @@ func inspectForVersion(ctx context.Context, info *container.InspectResponse) any
 	out := inspectV151{InspectResponse: info}
 	if ns := info.NetworkSettings; ns != nil {
 		out.NetworkSettings = &networkSettingsV151{NetworkSettings: ns}
+		if versionBefore(ctx, "1.44") {
+			out.NetworkSettings.networkSettingsV143 = &networkSettingsV143{}
+		}
 		if ep := ns.Networks[network.NetworkBridge]; ep != nil {
 			s := out.NetworkSettings
 			s.EndpointID, s.Gateway, s.IPAddress, s.IPPrefixLen = ep.EndpointID, ep.Gateway, ep.IPAddress, ep.IPPrefixLen
