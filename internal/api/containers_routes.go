@@ -191,6 +191,9 @@ func restartContainer(b ContainerBackend, w http.ResponseWriter, r *http.Request
 func killContainer(b ContainerBackend, w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
 	if err := b.ContainerKill(r.Context(), name, r.URL.Query().Get("signal")); err != nil {
+		if errdefs.IsInvalidArgument(err) {
+			return err // a bad signal is refused as such, unprefixed (as dockerd)
+		}
 		return fmt.Errorf("cannot kill container: %s: %w", name, err)
 	}
 	w.WriteHeader(http.StatusNoContent)

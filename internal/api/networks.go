@@ -1,9 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/netip"
 	"strconv"
 
 	"github.com/containerd/errdefs"
@@ -151,8 +155,19 @@ func inspectNetwork(b NetworkBackend, w http.ResponseWriter, r *http.Request) er
 // body is required (Name is), so an empty one is Docker's EOF error.
 func createNetwork(b NetworkBackend, w http.ResponseWriter, r *http.Request) error {
 	var req network.CreateRequest
+	var body []byte
+	if r.Body != nil {
+		var err error
+		if body, err = io.ReadAll(io.LimitReader(r.Body, 1<<20)); err != nil {
+			return err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
 	present, err := readJSON(r, &req)
 	if err != nil {
+		if bad := badIPAMAddress(body); bad != nil {
+			return bad
+		}
 		return err
 	}
 	if !present {
@@ -166,6 +181,35 @@ func createNetwork(b NetworkBackend, w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, resp)
+}
+
+// badIPAMAddress is, for a create request whose IPAM addresses do not parse,
+// the error in Docker's words ("Invalid subnet foo : invalid CIDR address:
+// foo") instead of the JSON decoder's; nil when they all parse.
+func badIPAMAddress(body []byte) error {
+	var raw struct {
+		IPAM *struct {
+			Config []struct{ Subnet, IPRange, Gateway string }
+		}
+	}
+	if json.Unmarshal(body, &raw) != nil || raw.IPAM == nil {
+		return nil
+	}
+	invalid := func(what, v, why string) error {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Invalid %s %s : %s: %s", what, v, why, v))
+	}
+	for _, c := range raw.IPAM.Config {
+		if _, err := netip.ParsePrefix(c.Subnet); c.Subnet != "" && err != nil {
+			return invalid("subnet", c.Subnet, "invalid CIDR address")
+		}
+		if _, err := netip.ParsePrefix(c.IPRange); c.IPRange != "" && err != nil {
+			return invalid("ip range", c.IPRange, "invalid CIDR address")
+		}
+		if _, err := netip.ParseAddr(c.Gateway); c.Gateway != "" && err != nil {
+			return invalid("gateway", c.Gateway, "invalid address")
+		}
+	}
+	return nil
 }
 
 // connectNetwork answers POST /networks/{id}/connect: an empty 200.

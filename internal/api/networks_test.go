@@ -194,8 +194,10 @@ func TestNetworkRoutes(t *testing.T) {
 		{"POST", "/v1.50/networks/create", `{"Name":`, 400, "", ""},
 		{"POST", "/v1.50/networks/create", `{"Name":"x"} {}`, 400, "", `{"message":"unexpected content after JSON"}`},
 		{"POST", "/v1.50/networks/create", "", 400, "", `{"message":"invalid JSON: got EOF while reading request body"}`},
-		// A malformed subnet does not decode into the request's netip.Prefix.
-		{"POST", "/v1.50/networks/create", `{"Name":"x","IPAM":{"Config":[{"Subnet":"10.9.0/24"}]}}`, 400, "", ""},
+		// A malformed address does not decode into the request's netip types: refused in Docker's words.
+		{"POST", "/v1.50/networks/create", `{"Name":"x","IPAM":{"Config":[{"Subnet":"10.9.0/24"}]}}`, 400, "", `{"message":"Invalid subnet 10.9.0/24 : invalid CIDR address: 10.9.0/24"}`},
+		{"POST", "/v1.50/networks/create", `{"Name":"x","IPAM":{"Config":[{"Subnet":"10.9.0.0/24","IPRange":"10.9.0.0/33"}]}}`, 400, "", `{"message":"Invalid ip range 10.9.0.0/33 : invalid CIDR address: 10.9.0.0/33"}`},
+		{"POST", "/v1.50/networks/create", `{"Name":"x","IPAM":{"Config":[{"Subnet":"10.9.0.0/24","Gateway":"10.9.0.300"}]}}`, 400, "", `{"message":"Invalid gateway 10.9.0.300 : invalid address: 10.9.0.300"}`},
 
 		{"DELETE", "/v1.50/networks/web", "", 204, "remove web", ""},
 		{"DELETE", "/v1.50/networks/nosuch", "", 404, "remove nosuch", `{"message":"network nosuch not found"}`},

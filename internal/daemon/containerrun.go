@@ -747,7 +747,7 @@ func (d *Daemon) ContainerKill(ctx context.Context, name, signal string) error {
 	}
 	s := c.Snapshot()
 	if !s.State.Running() || s.State.Status == ctr.Restarting {
-		return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot kill container: %s: container %s is not running", name, s.ID))
+		return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is not running", s.ID))
 	}
 	if sig == syscall.SIGKILL || sig == syscall.SIGTERM || sig == syscall.SIGINT {
 		c.Lock()
@@ -763,7 +763,7 @@ func (d *Daemon) ContainerKill(ctx context.Context, name, signal string) error {
 	}
 	if err := d.signal(c, sig); err != nil {
 		if gone(err) {
-			return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("cannot kill container: %s: container %s is not running", name, s.ID))
+			return cerrdefs.ErrConflict.WithMessage(fmt.Sprintf("container %s is not running", s.ID))
 		}
 		return err
 	}

@@ -103,7 +103,13 @@ func (d *Daemon) ContainerWait(ctx context.Context, name string, condition conta
 				done = done || exits > exits0
 			}
 			if done {
-				out <- waitResponse(st)
+				r := waitResponse(st)
+				if condition == container.WaitConditionRemoved {
+					// As dockerd: the removal of a container that failed to start
+					// (run --rm) carries no error; the start's answer reported it.
+					r.Error = nil
+				}
+				out <- r
 				return
 			}
 			select {

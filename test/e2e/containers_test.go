@@ -169,8 +169,12 @@ func TestContainerVerbs(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("docker wait did not return after the kill")
 			}
-			if r := run("kill", "sleeper"); r.code == 0 || !strings.Contains(r.stderr, "is not running") {
+			if r := run("kill", "sleeper"); r.code == 0 || !strings.HasPrefix(r.stderr, "Error response from daemon: cannot kill container: sleeper: container ") ||
+				!strings.HasSuffix(r.stderr, " is not running\n") || strings.Count(r.stderr, "cannot kill") != 1 {
 				t.Errorf("kill of a stopped container: exit %d %q", r.code, r.stderr)
+			}
+			if r := run("kill", "-s", "NOSIG", "sleeper"); r.code == 0 || r.stderr != "Error response from daemon: Invalid signal: NOSIG\n" {
+				t.Errorf("kill with a bad signal: exit %d %q", r.code, r.stderr)
 			}
 			d.mustDocker("rm", "-f", "sleeper")
 			// A SIGKILL is answered once the exit is recorded: the next inspect
