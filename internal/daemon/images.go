@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -219,9 +220,28 @@ func (d *Daemon) ImageDelete(ctx context.Context, ref string, force, prune bool)
 
 // ImagesPrune removes dangling images, or with dangling=false every unused one.
 func (d *Daemon) ImagesPrune(ctx context.Context, filters map[string][]string) (*imagetypes.PruneReport, error) {
-	opts := image.PruneOptions{Labels: filters["label"]}
+	// until, label and label! as container prune reads them; dangling is image
+	// prune's own. Anything else is refused: an ignored until would prune all.
+	rest := maps.Clone(filters)
+	delete(rest, "dangling")
+	until, err := pruneUntil(rest)
+	if err != nil {
+		return nil, err
+	}
+	opts := image.PruneOptions{Select: func(img image.Image) bool {
+		if !until.IsZero() && !img.Created.Before(until) {
+			return false
+		}
+		return labelsMatch(img.Config.Config.Labels, filters)
+	}}
 	for _, v := range filters["dangling"] {
-		opts.All = v == "false" || v == "0"
+		switch v {
+		case "false", "0":
+			opts.All = true
+		case "true", "1":
+		default:
+			return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter 'dangling=%s'", v))
+		}
 	}
 	rep, err := d.images.Prune(ctx, opts)
 	if err != nil {

@@ -174,8 +174,9 @@ type PruneOptions struct {
 	// All removes every image no container uses; otherwise only dangling ones
 	// (without tags).
 	All bool
-	// Labels keep only images with every label given ("key" or "key=value").
-	Labels []string
+	// Select, when set, chooses among those candidates the images to remove
+	// (prune's filters: until, label, label!).
+	Select func(Image) bool
 }
 
 // PruneReport is what Prune removed.
@@ -205,7 +206,7 @@ func (s *Service) Prune(ctx context.Context, opts PruneOptions) (PruneReport, er
 			if !opts.All && len(img.RepoTags) > 0 || s.inUse(r.ID) {
 				return nil
 			}
-			if !keep(img, names, ListOptions{Labels: opts.Labels}, nil, nil) {
+			if opts.Select != nil && !opts.Select(img) {
 				return nil
 			}
 			victims = append(victims, r)

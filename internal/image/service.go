@@ -254,6 +254,9 @@ func resolve(tx *bolt.Tx, s string) (*record, string, error) {
 			return nil, "", errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("image ID prefix %q is ambiguous", s))
 		}
 	}
+	if named, err := normalize(s); err == nil && !strings.HasPrefix(s, "sha256:") {
+		s = reference.FamiliarString(named) // with its tag, as Docker says it: "busybox:latest"
+	}
 	return nil, "", errdefs.ErrNotFound.WithMessage("No such image: " + s)
 }
 

@@ -110,6 +110,17 @@ func TestImagesThroughBerth(t *testing.T) {
 	if out, errOut, code := d.berth("image", "prune", "-a"); code != 1 || out != pruneAllQuestion || errOut != "image prune has been cancelled\n" {
 		t.Errorf("prune without an answer: exit %d %q %q", code, out, errOut)
 	}
+	// Filters: images younger than until stay; a label not carried keeps them; an
+	// unknown filter is refused rather than ignored.
+	if out := d.mustBerth("image", "prune", "-a", "-f", "--filter", "until=1h"); out != "Total reclaimed space: 0B\n" {
+		t.Errorf("prune -a --filter until=1h removed a new image: %q", out)
+	}
+	if out := d.mustBerth("image", "prune", "-a", "-f", "--filter", "label=nosuch"); out != "Total reclaimed space: 0B\n" {
+		t.Errorf("prune -a --filter label=nosuch: %q", out)
+	}
+	if _, errOut, code := d.docker("image", "prune", "-a", "-f", "--filter", "bogus=1"); code == 0 || !strings.Contains(errOut, "invalid filter 'bogus'") {
+		t.Errorf("prune with an unknown filter: exit %d %q", code, errOut)
+	}
 	out = d.mustBerth("image", "prune", "-a", "-f")
 	if !strings.HasPrefix(out, "Deleted Images:\n") || !strings.Contains(out, "untagged: keep:me\n") || !strings.Contains(out, "deleted: "+id+"\n") || !strings.Contains(out, "\nTotal reclaimed space: ") {
 		t.Errorf("prune -a -f:\n%s", out)
