@@ -24,6 +24,7 @@ import (
 	"github.com/berth-engine/berth/internal/runtime"
 	"github.com/berth-engine/berth/internal/runtime/cgroup"
 	"github.com/berth-engine/berth/internal/runtime/shim"
+	"github.com/berth-engine/berth/internal/signals"
 	"github.com/berth-engine/berth/internal/volume"
 )
 
@@ -136,6 +137,11 @@ func (d *Daemon) ContainerCreate(ctx context.Context, opts ContainerCreateOption
 	}
 	if err := validateHostConfig(hc); err != nil {
 		return container.CreateResponse{}, err
+	}
+	if cfg.StopSignal != "" {
+		if _, err := signals.Parse(cfg.StopSignal); err != nil {
+			return container.CreateResponse{}, cerrdefs.ErrInvalidArgument.WithMessage("Invalid signal: " + cfg.StopSignal)
+		}
 	}
 	if d.net != nil && (hc.NetworkMode == "" || hc.NetworkMode.IsDefault()) {
 		hc.NetworkMode = network.DefaultBridgeName // recorded as Docker records it

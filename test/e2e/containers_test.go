@@ -365,6 +365,7 @@ func TestContainerVerbs(t *testing.T) {
 				{[]string{"run", "--rm", "--cpus", "-1", "bbox", "true"}, 125, "range of CPUs is from"},
 				{[]string{"run", "--rm", "bbox", "/nosuch"}, 127, "no such file or directory"},
 				{[]string{"run", "--rm", "--cap-add", "NOPE", "bbox", "true"}, 125, "unknown capability"},
+				{[]string{"run", "--rm", "--stop-signal", "NOSIG", "bbox", "true"}, 125, "Invalid signal: NOSIG"},
 				{[]string{"exec", "halted", "true"}, 1, "is not running"},
 				{[]string{"start", "nosuch"}, 1, "No such container: nosuch"},
 				{[]string{"run", "--name", "halted", "bbox", "true"}, 125, `The container name "/halted" is already in use`},
