@@ -154,9 +154,13 @@ func (d *Daemon) Containers(ctx context.Context, opts ContainerListOptions) ([]c
 }
 
 func (d *Daemon) summary(ctx context.Context, s *ctr.Container, size bool) container.Summary {
+	// Arguments with a space in single quotes, as dockerd shows them.
 	cmd := s.Path
-	if len(s.Args) > 0 {
-		cmd += " " + strings.Join(s.Args, " ")
+	for _, a := range s.Args {
+		if strings.Contains(a, " ") {
+			a = "'" + a + "'"
+		}
+		cmd += " " + a
 	}
 	sum := container.Summary{
 		ID:      s.ID,

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -328,4 +329,22 @@ func (d *Daemon) releaseVolumes(ctx context.Context, id string, ms []ctr.Mount, 
 // volumeEvent publishes a volume event as Docker's (the driver as attribute).
 func (d *Daemon) volumeEvent(name string, action eventtypes.Action) {
 	d.events.Publish(eventtypes.VolumeEventType, action, eventtypes.Actor{ID: name, Attributes: map[string]string{"driver": volume.DriverLocal}})
+}
+
+// volumeMountEvents publishes, for each volume s mounts, Docker's mount event
+// (at start: container, destination, driver, propagation, read/write) or
+// unmount event (at exit: container, driver).
+func (d *Daemon) volumeMountEvents(s *ctr.Container, action eventtypes.Action) {
+	for _, m := range s.Mounts {
+		if m.Type != "volume" {
+			continue
+		}
+		attrs := map[string]string{"driver": volume.DriverLocal, "container": s.ID}
+		if action == eventtypes.ActionMount {
+			attrs["destination"] = m.Destination
+			attrs["propagation"] = m.Propagation
+			attrs["read/write"] = strconv.FormatBool(m.RW)
+		}
+		d.events.Publish(eventtypes.VolumeEventType, action, eventtypes.Actor{ID: m.Name, Attributes: attrs})
+	}
 }

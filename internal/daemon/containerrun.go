@@ -338,6 +338,7 @@ func (d *Daemon) start(ctx context.Context, c *ctr.Container, restart bool) (err
 	healthCtx, stopHealth := context.WithCancel(context.Background())
 	d.startHealthCheck(healthCtx, c, client)
 	d.waiters.changed(s.ID, false, false)
+	d.volumeMountEvents(s, eventtypes.ActionMount)
 	d.containerEvent(s, eventtypes.ActionStart, nil)
 	go func() {
 		d.monitor(c, client)
@@ -567,6 +568,7 @@ func (d *Daemon) handleExit(c *ctr.Container, client *shim.Client, exit shim.Exi
 		d.containerEvent(s, eventtypes.ActionOOM, nil)
 	}
 	d.containerEvent(s, eventtypes.ActionDie, map[string]string{"exitCode": strconv.Itoa(exit.Code)})
+	d.volumeMountEvents(s, eventtypes.ActionUnmount)
 	d.waiters.changed(c.ID, true, false)
 	op.Unlock()
 

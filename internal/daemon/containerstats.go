@@ -42,7 +42,11 @@ func (d *Daemon) ContainerTop(ctx context.Context, name, psArgs string) (contain
 	if err != nil {
 		return container.TopResponse{}, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("ps: %v", err))
 	}
-	return parsePS(string(out), pids)
+	top, err := parsePS(string(out), pids)
+	if err == nil {
+		d.containerEvent(s, eventtypes.ActionTop, nil) // as Docker, which logs every top
+	}
+	return top, err
 }
 
 // parsePS keeps the rows of ps's output whose PID column is one of pids.

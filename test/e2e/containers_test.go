@@ -220,6 +220,28 @@ func TestContainerVerbs(t *testing.T) {
 			}
 			d.mustDocker("rm", "-f", "always")
 		}},
+		{"events: a container's life and its volume's, as dockerd reports them", func(t *testing.T) {
+			since := strconv.FormatInt(time.Now().Unix(), 10)
+			d.mustDocker("run", "-d", "--name", "evented", "-v", "evvol:/data", "bbox", "sh", "-c", "sleep 60 # a comment")
+			if got := d.mustDocker("ps", "--no-trunc", "--filter", "name=evented", "--format", "{{.Command}}"); got != "\"sh -c 'sleep 60 # a comment'\"\n" {
+				t.Errorf("ps command %q: an argument with spaces is quoted", got)
+			}
+			d.mustDocker("top", "evented")
+			d.mustDocker("rm", "-f", "evented")
+			d.mustDocker("volume", "rm", "evvol")
+			out := d.mustDocker("events", "--since", since, "--until", strconv.FormatInt(time.Now().Unix()+1, 10), "--format", "{{.Type}} {{.Action}}")
+			want := []string{"volume create", "container create", "volume mount", "container start", "container top", "container kill",
+				"container die", "volume unmount", "container destroy", "volume destroy"}
+			got := strings.Split(strings.TrimSpace(out), "\n")
+			for i, j := 0, 0; j < len(want); i++ {
+				if i == len(got) {
+					t.Fatalf("events lack %q (in order %q):\n%s", want[j], want, out)
+				}
+				if got[i] == want[j] {
+					j++
+				}
+			}
+		}},
 		{"logs: json-file by default, as Docker's clients expect", func(t *testing.T) {
 			d.mustDocker("run", "--name", "logged", "bbox", "echo", "kept")
 			if got := d.mustDocker("inspect", "-f", "{{.HostConfig.LogConfig.Type}} {{.LogPath}}", "logged"); !strings.HasPrefix(got, "json-file /") || !strings.HasSuffix(got, "-json.log\n") {
