@@ -16,6 +16,24 @@ import (
 	"github.com/berth-engine/berth/internal/runtime/shim"
 )
 
+// waitIn runs `docker wait NAME` through run in the background; its result
+// comes on the channel, or R's zero value if it takes over 10 s.
+func waitIn[R any](run func(...string) R, name string) <-chan R {
+	out := make(chan R, 1)
+	go func() { out <- run("wait", name) }()
+	timed := make(chan R, 1)
+	go func() {
+		select {
+		case r := <-out:
+			timed <- r
+		case <-time.After(10 * time.Second):
+			var zero R
+			timed <- zero
+		}
+	}()
+	return timed
+}
+
 // withImage starts a berthd holding the busybox image "bbox" (CMD sh).
 func withImage(t *testing.T) *daemon {
 	t.Helper()
@@ -157,17 +175,11 @@ func TestContainerVerbs(t *testing.T) {
 		}},
 		{"wait, kill and rm -f", func(t *testing.T) {
 			d.mustDocker("run", "-d", "--name", "sleeper", "bbox", "sleep", "60")
-			done := make(chan result, 1)
-			go func() { done <- run("wait", "sleeper") }()
+			waited := waitIn(run, "sleeper")
 			time.Sleep(200 * time.Millisecond)
 			d.mustDocker("kill", "-s", "KILL", "sleeper")
-			select {
-			case r := <-done:
-				if r.code != 0 || r.stdout != "137\n" {
-					t.Errorf("wait: exit %d %q %q", r.code, r.stdout, r.stderr)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("docker wait did not return after the kill")
+			if r := <-waited; r.code != 0 || r.stdout != "137\n" {
+				t.Errorf("wait after the kill: exit %d %q %q", r.code, r.stdout, r.stderr)
 			}
 			if r := run("kill", "sleeper"); r.code == 0 || !strings.HasPrefix(r.stderr, "Error response from daemon: cannot kill container: sleeper: container ") ||
 				!strings.HasSuffix(r.stderr, " is not running\n") || strings.Count(r.stderr, "cannot kill") != 1 {
@@ -208,15 +220,8 @@ func TestContainerVerbs(t *testing.T) {
 		}},
 		{"wait returns at an exit even when a restart policy brings it back", func(t *testing.T) {
 			d.mustDocker("run", "-d", "--name", "always", "--restart", "always", "bbox", "sh", "-c", "sleep 0.3; exit 4")
-			done := make(chan result, 1)
-			go func() { done <- run("wait", "always") }()
-			select {
-			case r := <-done:
-				if r.code != 0 || r.stdout != "4\n" {
-					t.Errorf("wait: exit %d %q %q", r.code, r.stdout, r.stderr)
-				}
-			case <-time.After(10 * time.Second):
-				t.Error("docker wait did not return at the exit of a restart=always container")
+			if r := <-waitIn(run, "always"); r.code != 0 || r.stdout != "4\n" {
+				t.Errorf("wait for a restart=always container: exit %d %q %q", r.code, r.stdout, r.stderr)
 			}
 			d.mustDocker("rm", "-f", "always")
 		}},
