@@ -3,8 +3,10 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -29,6 +31,18 @@ func apiNetwork(n *network.Network) networktypes.Network {
 	}
 	if out.Options == nil {
 		out.Options = map[string]string{}
+	}
+	if n.Default {
+		// The default bridge's options as dockerd shows them (tools read
+		// default_bridge to find it).
+		out.Options = maps.Clone(out.Options)
+		mtu := n.MTU
+		if mtu == 0 {
+			mtu = 1500
+		}
+		out.Options["com.docker.network.bridge.default_bridge"] = "true"
+		out.Options["com.docker.network.bridge.host_binding_ipv4"] = "0.0.0.0"
+		out.Options["com.docker.network.driver.mtu"] = strconv.Itoa(mtu)
 	}
 	if out.Labels == nil {
 		out.Labels = map[string]string{}

@@ -77,3 +77,29 @@ func TestLegacyLinksOnlyOffUserNetworks(t *testing.T) {
 		}
 	}
 }
+
+// The default bridge shows dockerd's options (default_bridge, the binding
+// address, the MTU); a user network only what it was given, and the record is
+// not changed.
+func TestDefaultBridgeOptionsAsDockerd(t *testing.T) {
+	recorded := map[string]string{"com.docker.network.bridge.name": "berth0"}
+	def := &network.Network{ID: "0", Name: "bridge", Driver: network.DriverBridge, Default: true, Options: recorded}
+	got := apiNetwork(def).Options
+	for k, v := range map[string]string{
+		"com.docker.network.bridge.default_bridge":   "true",
+		"com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+		"com.docker.network.driver.mtu":               "1500",
+		"com.docker.network.bridge.name":              "berth0",
+	} {
+		if got[k] != v {
+			t.Errorf("default bridge option %s = %q, want %q", k, got[k], v)
+		}
+	}
+	if len(recorded) != 1 {
+		t.Errorf("the network's record was changed: %v", recorded)
+	}
+	user := &network.Network{ID: "1", Name: "u", Driver: network.DriverBridge, Options: map[string]string{"a": "b"}}
+	if got := apiNetwork(user).Options; len(got) != 1 || got["a"] != "b" {
+		t.Errorf("user network options %v", got)
+	}
+}
