@@ -86,7 +86,7 @@ func TestDefaultBridgeOptionsAsDockerd(t *testing.T) {
 	def := &network.Network{ID: "0", Name: "bridge", Driver: network.DriverBridge, Default: true, Options: recorded}
 	got := apiNetwork(def).Options
 	for k, v := range map[string]string{
-		"com.docker.network.bridge.default_bridge":   "true",
+		"com.docker.network.bridge.default_bridge":    "true",
 		"com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
 		"com.docker.network.driver.mtu":               "1500",
 		"com.docker.network.bridge.name":              "berth0",
