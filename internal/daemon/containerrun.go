@@ -476,14 +476,8 @@ func (d *Daemon) logConfig(s *ctr.Container) shim.LogConfig {
 	return shim.LogConfig{Driver: logDriver(s.HostConfig), Path: s.LogPath, Opts: s.HostConfig.LogConfig.Config, Attrs: attrs}
 }
 
-// defaultLogDriver is the log driver of containers when neither they nor
-// daemon.json choose one: json-file, Docker's default, whose files tools read
-// and whose name clients check (docker-py's containers.run returns the output
-// only from json-file or journald). berth bounds it and compresses its rotated
-// files by default (logs.ParseOptions); local, more compact while a log is
-// young (1.15 bytes on disk per byte logged where json-file needs 1.7), is one
-// --log-driver away.
-const defaultLogDriver = logs.JSONFile
+// defaultLogDriver is berth's default log driver (see logs.DefaultDriver).
+const defaultLogDriver = logs.DefaultDriver
 
 // defaultLogDriver is the driver of containers that choose none: daemon.json's
 // log-driver, else berth's default.

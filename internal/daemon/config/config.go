@@ -232,7 +232,7 @@ func (c *Config) Validate() error {
 	if c.LogDriver != "" || len(c.LogOpts) > 0 {
 		driver := c.LogDriver
 		if driver == "" {
-			driver = logs.Local
+			driver = logs.DefaultDriver
 		}
 		err := logs.ValidateOpts(driver, c.LogOpts)
 		if err == nil {

@@ -164,4 +164,11 @@ func TestLogDefaultsAreChecked(t *testing.T) {
 	if err := c.Validate(); err == nil {
 		t.Error("an unknown log driver was accepted")
 	}
+	// Without a driver the options are checked against the default's (json-file)
+	// rules: compress with max-size alone leaves one file, which json-file refuses
+	// (local would take it).
+	c.LogDriver, c.LogOpts = "", map[string]string{"max-size": "10m", "compress": "true"}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "compress cannot be true") {
+		t.Errorf("log-opts for the default driver: %v", err)
+	}
 }
