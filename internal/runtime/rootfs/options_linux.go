@@ -147,10 +147,13 @@ func hasData(data []string, name string) bool {
 }
 
 // flagNames is the order in which String and error messages list flags.
-var flagNames = []struct {
-	flag uintptr
+// bitName names one flag bit (of mount(2) flags or MOUNT_ATTR_* attributes).
+type bitName[T ~uintptr | ~uint64] struct {
+	bit  T
 	name string
-}{
+}
+
+var flagNames = []bitName[uintptr]{
 	{unix.MS_BIND, "bind"},
 	{unix.MS_REC, "rec"},
 	{unix.MS_REMOUNT, "remount"},
@@ -175,21 +178,24 @@ var flagNames = []struct {
 }
 
 // flagString names the flags in f, comma-separated, or "-" for none.
-func flagString(f uintptr) string {
-	var names []string
-	for _, n := range flagNames {
-		if f&n.flag != 0 {
-			names = append(names, n.name)
-			f &^= n.flag
+func flagString(f uintptr) string { return bitString(f, flagNames, nil) }
+
+// bitString names the bits of v, after the names given first: comma-separated,
+// unnamed bits in hex, "-" for none.
+func bitString[T ~uintptr | ~uint64](v T, names []bitName[T], first []string) string {
+	for _, n := range names {
+		if v&n.bit != 0 {
+			first = append(first, n.name)
+			v &^= n.bit
 		}
 	}
-	if f != 0 {
-		names = append(names, fmt.Sprintf("%#x", f))
+	if v != 0 {
+		first = append(first, fmt.Sprintf("%#x", uint64(v)))
 	}
-	if len(names) == 0 {
+	if len(first) == 0 {
 		return "-"
 	}
-	return strings.Join(names, ",")
+	return strings.Join(first, ",")
 }
 
 // propagationString names a propagation change the way options spell it ("rslave").
@@ -202,10 +208,7 @@ func propagationString(p uintptr) string {
 	return flagString(p)
 }
 
-var attrNames = []struct {
-	attr uint64
-	name string
-}{
+var attrNames = []bitName[uint64]{
 	{unix.MOUNT_ATTR_RDONLY, "ro"},
 	{unix.MOUNT_ATTR_NOSUID, "nosuid"},
 	{unix.MOUNT_ATTR_NODEV, "nodev"},
@@ -217,22 +220,10 @@ var attrNames = []struct {
 
 // attrString names MOUNT_ATTR_* bits; the atime mask reads "atime".
 func attrString(a uint64) string {
-	var names []string
+	var first []string
 	if a&unix.MOUNT_ATTR__ATIME == unix.MOUNT_ATTR__ATIME {
-		names = append(names, "atime")
+		first = append(first, "atime")
 		a &^= unix.MOUNT_ATTR__ATIME
 	}
-	for _, n := range attrNames {
-		if a&n.attr != 0 {
-			names = append(names, n.name)
-			a &^= n.attr
-		}
-	}
-	if a != 0 {
-		names = append(names, fmt.Sprintf("%#x", a))
-	}
-	if len(names) == 0 {
-		return "-"
-	}
-	return strings.Join(names, ",")
+	return bitString(a, attrNames, first)
 }

@@ -168,3 +168,20 @@ func TestSysctlPath(t *testing.T) {
 		}
 	}
 }
+
+// Mount flags and attributes are named the way options spell them, unnamed bits
+// in hex, nothing as "-".
+func TestFlagAndAttrNames(t *testing.T) {
+	for _, c := range []struct{ got, want string }{
+		{flagString(0), "-"},
+		{flagString(unix.MS_RDONLY | unix.MS_BIND | unix.MS_REC), "bind,rec,ro"},
+		{flagString(unix.MS_NOSUID | 1<<31), "nosuid,0x80000000"},
+		{attrString(0), "-"},
+		{attrString(unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOEXEC), "ro,noexec"},
+		{attrString(unix.MOUNT_ATTR__ATIME | unix.MOUNT_ATTR_NODEV), "atime,nodev"},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
