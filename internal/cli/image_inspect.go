@@ -58,6 +58,8 @@ func (c *CLI) newInspectCommand() *cobra.Command {
 	return cmd
 }
 
+// inspectFormatHelp describes --format for the verbs that print one object
+// (inspect, info, version, events).
 const inspectFormatHelp = "Format output using a custom template:\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template"
 
 // runInspect prints the daemon's JSON for each name as one indented array,

@@ -109,7 +109,7 @@ func (c *CLI) newDiskUsageCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&opts.Verbose, "verbose", "v", false, "Show detailed information on space usage")
-	cmd.Flags().StringVar(&opts.Format, "format", "", "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template")
+	cmd.Flags().StringVar(&opts.Format, "format", "", formatHelp)
 	return cmd
 }
 

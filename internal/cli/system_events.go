@@ -42,7 +42,7 @@ func (c *CLI) newEventsCommand() *cobra.Command {
 	flags.StringVar(&opts.Since, "since", "", "Show all events created since timestamp")
 	flags.StringVar(&opts.Until, "until", "", "Stream events until this timestamp")
 	flags.VarP(&opts.Filters, "filter", "f", "Filter output based on conditions provided")
-	flags.StringVar(&opts.Format, "format", "", "Format output using a custom template:\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template")
+	flags.StringVar(&opts.Format, "format", "", inspectFormatHelp)
 	return cmd
 }
 

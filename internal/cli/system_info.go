@@ -47,7 +47,7 @@ func (c *CLI) newInfoCommand() *cobra.Command {
 			return c.runInfo(cmd, opts)
 		},
 	}
-	cmd.Flags().StringVarP(&opts.Format, "format", "f", "", "Format output using a custom template:\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template")
+	cmd.Flags().StringVarP(&opts.Format, "format", "f", "", inspectFormatHelp)
 	return cmd
 }
 

@@ -99,7 +99,7 @@ func (c *CLI) newVersionCommand() *cobra.Command {
 			return c.runVersion(cmd, opts)
 		},
 	}
-	cmd.Flags().StringVarP(&opts.Format, "format", "f", "", "Format output using a custom template:\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template")
+	cmd.Flags().StringVarP(&opts.Format, "format", "f", "", inspectFormatHelp)
 	return cmd
 }
 
