@@ -199,9 +199,12 @@ func whiteoutHeader(name string) *tar.Header {
 	return &tar.Header{Typeflag: tar.TypeReg, Name: name, ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
 }
 
-// header describes base in pfd; nil for what a tar cannot hold (sockets).
-// It also returns all the extended attributes, overlay's own included.
-func (t *tarWriter) header(pfd int, base, name string, st *unix.Stat_t) (*tar.Header, map[string]string, error) {
+// StatHeader is the tar header of a file named name with the status st, as
+// docker's archives have it: its type, permission bits, owner, modification
+// time in whole seconds, a regular file's size, a device's numbers and a
+// symlink's target (from readlink). Nil, with no error, for what a tar cannot
+// hold (a socket). Directory names and hard links are the caller's.
+func StatHeader(name string, st *unix.Stat_t, readlink func() (string, error)) (*tar.Header, error) {
 	hdr := &tar.Header{
 		Name:    name,
 		Mode:    int64(st.Mode & 0o7777),
@@ -212,21 +215,13 @@ func (t *tarWriter) header(pfd int, base, name string, st *unix.Stat_t) (*tar.He
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
-		hdr.Typeflag, hdr.Name = tar.TypeDir, name+"/"
+		hdr.Typeflag = tar.TypeDir
 	case unix.S_IFREG:
 		hdr.Typeflag, hdr.Size = tar.TypeReg, st.Size
-		if st.Nlink > 1 {
-			id := fileID{st.Dev, st.Ino}
-			if first, ok := t.links[id]; ok {
-				hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
-			} else {
-				t.links[id] = name
-			}
-		}
 	case unix.S_IFLNK:
-		target, err := readlinkAt(pfd, base)
+		target, err := readlink()
 		if err != nil {
-			return nil, nil, pathErr("readlink", name, err)
+			return nil, err
 		}
 		hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, target
 	case unix.S_IFCHR, unix.S_IFBLK:
@@ -238,7 +233,33 @@ func (t *tarWriter) header(pfd int, base, name string, st *unix.Stat_t) (*tar.He
 	case unix.S_IFIFO:
 		hdr.Typeflag = tar.TypeFifo
 	default:
+		return nil, nil
+	}
+	return hdr, nil
+}
+
+// header describes base in pfd; nil for what a tar cannot hold (sockets).
+// It also returns all the extended attributes, overlay's own included.
+func (t *tarWriter) header(pfd int, base, name string, st *unix.Stat_t) (*tar.Header, map[string]string, error) {
+	hdr, err := StatHeader(name, st, func() (string, error) { return readlinkAt(pfd, base) })
+	if err != nil {
+		return nil, nil, pathErr("readlink", name, err)
+	}
+	if hdr == nil {
 		return nil, nil, nil
+	}
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		hdr.Name = name + "/"
+	case tar.TypeReg:
+		if st.Nlink > 1 {
+			id := fileID{st.Dev, st.Ino}
+			if first, ok := t.links[id]; ok {
+				hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
+			} else {
+				t.links[id] = name
+			}
+		}
 	}
 	xattrs, err := getXattrs(pfd, base)
 	if err != nil {

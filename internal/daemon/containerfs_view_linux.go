@@ -10,7 +10,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
@@ -266,40 +265,10 @@ func (v *fsView) statEntry(p string) (*container.PathStat, *viewEntry, error) {
 	return pathStat(path.Base(abs), &e.st, target), e, nil
 }
 
-// header is the tar header of an entry of the view named name.
+// header is the tar header of an entry of the view named name (nil for a
+// socket: tar has no such entry).
 func (v *fsView) header(e *viewEntry, name string) (*tar.Header, error) {
-	st := &e.st
-	h := &tar.Header{
-		Name:    name,
-		Mode:    int64(st.Mode & 0o7777),
-		Uid:     int(st.Uid),
-		Gid:     int(st.Gid),
-		ModTime: time.Unix(st.Mtim.Sec, 0),
-		Format:  tar.FormatPAX,
-	}
-	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFDIR:
-		h.Typeflag = tar.TypeDir
-	case unix.S_IFREG:
-		h.Typeflag, h.Size = tar.TypeReg, st.Size
-	case unix.S_IFLNK:
-		target, err := readlinkFD(e.fd)
-		if err != nil {
-			return nil, err
-		}
-		h.Typeflag, h.Linkname = tar.TypeSymlink, target
-	case unix.S_IFCHR, unix.S_IFBLK:
-		h.Typeflag = tar.TypeChar
-		if st.Mode&unix.S_IFMT == unix.S_IFBLK {
-			h.Typeflag = tar.TypeBlock
-		}
-		h.Devmajor, h.Devminor = int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
-	case unix.S_IFIFO:
-		h.Typeflag = tar.TypeFifo
-	default:
-		return nil, nil // a socket: tar has no such entry
-	}
-	return h, nil
+	return archive.StatHeader(name, &e.st, func() (string, error) { return readlinkFD(e.fd) })
 }
 
 // writeTar writes the entry e as docker cp's GET sends it: a tar whose top
