@@ -3,6 +3,8 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/moby/moby/api/types/storage"
 
 	ctr "github.com/berth-engine/berth/internal/container"
+	"github.com/berth-engine/berth/internal/network"
 	"github.com/berth-engine/berth/internal/snapshot"
 )
 
@@ -231,6 +234,8 @@ type containerFilter struct {
 	hasStatus bool
 	before    *ctr.Container
 	since     *ctr.Container
+	names     []*regexp.Regexp           // name: regular expressions, as Docker's
+	ports     map[string]map[string]bool // expose, publish: the ports named ("80/tcp")
 }
 
 var containerFilterKeys = []string{"ancestor", "before", "exited", "health", "id", "isolation", "is-task", "label", "name", "network", "publish", "expose", "since", "status", "volume"}
@@ -259,6 +264,28 @@ func newContainerFilter(d *Daemon, f map[string][]string) (*containerFilter, err
 				case "starting", "healthy", "unhealthy", "none":
 				default:
 					return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("Unrecognised filter value for health: %s", v))
+				}
+			case "name":
+				re, err := regexp.Compile(strings.TrimPrefix(v, "/"))
+				if err != nil {
+					return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter 'name=%s': %v", v, err))
+				}
+				cf.names = append(cf.names, re)
+			case "expose", "publish":
+				ports, err := portFilter(v)
+				if err != nil {
+					return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter '%s=%s': %v", k, v, err))
+				}
+				if cf.ports == nil {
+					cf.ports = map[string]map[string]bool{}
+				}
+				if cf.ports[k] == nil {
+					cf.ports[k] = map[string]bool{}
+				}
+				maps.Copy(cf.ports[k], ports)
+			case "is-task":
+				if _, err := strconv.ParseBool(v); err != nil {
+					return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter 'is-task=%s'", v))
 				}
 			case "before", "since":
 				c, err := d.containers.Get(v)
@@ -290,8 +317,20 @@ func (cf *containerFilter) match(s *ctr.Container, older []*ctr.Container) bool 
 		return slices.ContainsFunc(vs, ok)
 	}
 	name := strings.TrimPrefix(s.Name, "/")
+	if len(cf.names) > 0 && !slices.ContainsFunc(cf.names, func(re *regexp.Regexp) bool { return re.MatchString(name) }) {
+		return false
+	}
+	for key, want := range cf.ports {
+		if !slices.ContainsFunc(portSummaries(s), func(p container.PortSummary) bool {
+			return (key == "expose" || p.PublicPort != 0) && want[fmt.Sprintf("%d/%s", p.PrivatePort, p.Type)]
+		}) {
+			return false
+		}
+	}
 	if !any("id", func(v string) bool { return strings.HasPrefix(s.ID, v) }) ||
-		!any("name", func(v string) bool { return strings.Contains(name, strings.TrimPrefix(v, "/")) }) ||
+		// Containers are never swarm tasks; isolation is always the default on Linux.
+		!any("is-task", func(v string) bool { b, _ := strconv.ParseBool(v); return !b }) ||
+		!any("isolation", func(v string) bool { return v == "default" || v == "process" }) ||
 		!any("status", func(v string) bool { return v == string(s.State.Status) }) ||
 		!any("exited", func(v string) bool {
 			n, _ := strconv.Atoi(v)
@@ -307,7 +346,7 @@ func (cf *containerFilter) match(s *ctr.Container, older []*ctr.Container) bool 
 		!any("volume", func(v string) bool {
 			return slices.ContainsFunc(s.Mounts, func(m ctr.Mount) bool { return m.Name == v || m.Destination == v })
 		}) ||
-		!any("network", func(v string) bool { return v == string(s.HostConfig.NetworkMode) }) {
+		!any("network", func(v string) bool { return cf.onNetwork(s, v) }) {
 		return false
 	}
 	for _, l := range cf.f["label"] {
@@ -324,6 +363,44 @@ func (cf *containerFilter) match(s *ctr.Container, older []*ctr.Container) bool 
 		return false
 	}
 	return true
+}
+
+// onNetwork tells whether the container is on the network named, or whose ID
+// starts with v: its network mode, or any network it is connected to.
+func (cf *containerFilter) onNetwork(s *ctr.Container, v string) bool {
+	if v == string(s.HostConfig.NetworkMode) {
+		return true
+	}
+	if s.Network == nil {
+		return false
+	}
+	return slices.ContainsFunc(s.Network.Endpoints, func(ep network.Endpoint) bool {
+		return ep.NetworkName == v || v != "" && strings.HasPrefix(ep.NetworkID, v)
+	})
+}
+
+// portFilter reads an expose or publish filter's value, PORT[/PROTO] or
+// START-END[/PROTO] (tcp when no protocol is given), into the ports it names
+// ("80/tcp").
+func portFilter(v string) (map[string]bool, error) {
+	ports, proto, _ := strings.Cut(v, "/")
+	if proto == "" {
+		proto = "tcp"
+	}
+	lo, hi, isRange := strings.Cut(ports, "-")
+	start, err := strconv.ParseUint(lo, 10, 16)
+	end := start
+	if err == nil && isRange {
+		end, err = strconv.ParseUint(hi, 10, 16)
+	}
+	if err != nil || start == 0 || end < start {
+		return nil, fmt.Errorf("invalid port %q", ports)
+	}
+	out := map[string]bool{}
+	for p := start; p <= end; p++ {
+		out[fmt.Sprintf("%d/%s", p, proto)] = true
+	}
+	return out, nil
 }
 
 // isAncestor tells whether the image ref (name or ID) is the image the

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -199,5 +200,26 @@ func TestProxyEnvMasksPassword(t *testing.T) {
 	t.Setenv("https_proxy", "http://user:secret@proxy:3128")
 	if got := proxyEnv("HTTPS_PROXY"); got != "http://user:xxxxx@proxy:3128" {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// ps's expose and publish filters read a port, a range and a protocol as
+// Docker's do (tcp unless given); a bad value is refused.
+func TestPortFilter(t *testing.T) {
+	for v, want := range map[string]string{"80": "80/tcp", "53/udp": "53/udp", "8000-8002": "8000/tcp 8001/tcp 8002/tcp"} {
+		got, err := portFilter(v)
+		if err != nil {
+			t.Errorf("%s: %v", v, err)
+			continue
+		}
+		keys := slices.Sorted(maps.Keys(got))
+		if strings.Join(keys, " ") != want {
+			t.Errorf("%s: %v, want %s", v, keys, want)
+		}
+	}
+	for _, bad := range []string{"", "x", "0", "90-80", "70000", "1-x"} {
+		if _, err := portFilter(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 }

@@ -247,6 +247,36 @@ func TestContainerVerbs(t *testing.T) {
 				}
 			}
 		}},
+		{"ps filters: name as a regular expression, expose, publish, network", func(t *testing.T) {
+			d.mustDocker("network", "create", "psnet")
+			d.mustDocker("run", "-d", "--name", "pf-web", "--expose", "81", "-p", "8080", "bbox", "sleep", "60")
+			d.mustDocker("run", "-d", "--name", "pf-web2", "bbox", "sleep", "60")
+			d.mustDocker("network", "connect", "psnet", "pf-web2")
+			for _, c := range []struct{ filter, want string }{
+				{"name=^pf-web$", "pf-web"},
+				{"name=web2", "pf-web2"},
+				{"expose=81", "pf-web"},
+				{"expose=80-90/tcp", "pf-web"},
+				{"publish=8080", "pf-web"},
+				{"publish=81", ""},
+				{"network=psnet", "pf-web2"},
+				{"is-task=true", ""},
+			} {
+				args := []string{"ps", "--filter", c.filter, "--format", "{{.Names}}"}
+				if !strings.HasPrefix(c.filter, "name=") { // values of one key are alternatives
+					args = append(args, "--filter", "name=pf-")
+				}
+				got := strings.TrimSpace(d.mustDocker(args...))
+				if got != c.want {
+					t.Errorf("ps --filter %s: %q, want %q", c.filter, got, c.want)
+				}
+			}
+			if r := run("ps", "--filter", "expose=x"); r.code == 0 || !strings.Contains(r.stderr, "invalid filter 'expose=x'") {
+				t.Errorf("ps --filter expose=x: exit %d %q", r.code, r.stderr)
+			}
+			d.mustDocker("rm", "-f", "pf-web", "pf-web2")
+			d.mustDocker("network", "rm", "psnet")
+		}},
 		{"logs: json-file by default, as Docker's clients expect", func(t *testing.T) {
 			d.mustDocker("run", "--name", "logged", "bbox", "echo", "kept")
 			if got := d.mustDocker("inspect", "-f", "{{.HostConfig.LogConfig.Type}} {{.LogPath}}", "logged"); !strings.HasPrefix(got, "json-file /") || !strings.HasSuffix(got, "-json.log\n") {
