@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,15 +56,21 @@ func apiNetwork(n *network.Network) networktypes.Network {
 	return out
 }
 
-// NetworkList answers GET /networks with the networks its filters select (name and
-// id by substring as Docker's, driver, label, label!, type=custom|builtin, dangling).
+// NetworkList answers GET /networks with the networks its filters select (name by
+// regular expression and id by prefix as Docker's, driver, label, label!, type=custom|builtin, dangling).
 func (d *Daemon) NetworkList(ctx context.Context, filters map[string][]string) ([]networktypes.Summary, error) {
 	if d.net == nil {
 		return []networktypes.Summary{}, nil
 	}
 	for k, vs := range filters {
 		switch k {
-		case "name", "id", "driver", "label", "label!", "scope", "type":
+		case "id", "driver", "label", "label!", "scope", "type":
+		case "name":
+			for _, v := range vs {
+				if _, err := regexp.Compile(v); err != nil {
+					return nil, cerrdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("invalid filter 'name=%s': %v", v, err))
+				}
+			}
 		case "dangling":
 			for _, v := range vs {
 				if v != "true" && v != "false" && v != "1" && v != "0" {
@@ -97,7 +104,9 @@ func (d *Daemon) networkMatches(n *network.Network, f map[string][]string) bool 
 		}
 		return false
 	}
-	if !anyOf("name", func(v string) bool { return strings.Contains(n.Name, v) }) ||
+	// A name filter is a regular expression, as Docker's (a plain word matches
+	// anywhere in the name).
+	if !anyOf("name", func(v string) bool { m, _ := regexp.MatchString(v, n.Name); return m }) ||
 		!anyOf("id", func(v string) bool { return strings.HasPrefix(n.ID, v) }) ||
 		!anyOf("driver", func(v string) bool { return v == n.Driver }) ||
 		!anyOf("scope", func(v string) bool { return v == "local" }) ||

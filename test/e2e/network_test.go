@@ -166,6 +166,12 @@ func TestPublishedPorts(t *testing.T) {
 func TestUserNetworksNamesAndIsolation(t *testing.T) {
 	d := withImage(t)
 	d.mustDocker("network", "create", "front")
+	// network ls's name filter is a regular expression, as Docker's.
+	for filter, want := range map[string]string{"name=^fr": "front", "name=^front$": "front", "name=ront": "front", "name=^ront": ""} {
+		if got := strings.TrimSpace(d.mustDocker("network", "ls", "--filter", filter, "--format", "{{.Name}}")); got != want {
+			t.Errorf("network ls --filter %s: %q, want %q", filter, got, want)
+		}
+	}
 	d.mustDocker("run", "-d", "--name", "web", "--network", "front", "--network-alias", "www", "bbox", "httpd", "-f", "-p", "80", "-h", "/etc")
 	id := strings.TrimSpace(d.mustDocker("inspect", "-f", "{{.Id}}", "web"))
 	for _, name := range []string{"web", "www", id[:12]} {
