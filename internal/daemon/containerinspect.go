@@ -18,7 +18,6 @@ import (
 
 	ctr "github.com/berth-engine/berth/internal/container"
 	"github.com/berth-engine/berth/internal/network"
-	"github.com/berth-engine/berth/internal/snapshot"
 )
 
 // ContainerInspect describes a container in docker inspect's shape.
@@ -117,11 +116,7 @@ func mountPoints(ms []ctr.Mount) []container.MountPoint {
 // containerSizes are the bytes of the container's own layer and of its whole
 // root file system (the image's layers with it), as docker ps -s shows them.
 func (d *Daemon) containerSizes(ctx context.Context, c *ctr.Container) (rw, rootfs int64) {
-	if u, ok := d.snaps.(snapshot.Usager); ok {
-		if usage, err := u.Usage(ctx, c.SnapshotKey); err == nil {
-			rw = usage.Size
-		}
-	}
+	rw = d.layerSize(ctx, c)
 	if img, err := d.images.Get(ctx, c.Image.String()); err == nil {
 		rootfs = rw + img.Size
 	}

@@ -179,10 +179,13 @@ func (d *Daemon) ContainersPrune(ctx context.Context, filters map[string][]strin
 	return rep, nil
 }
 
+// layerSize is the size of the container's own layer as Docker counts it: the
+// contents of the files the container wrote (so 0 for one that wrote nothing;
+// the empty mount points of /etc/hosts and the like count nothing).
 func (d *Daemon) layerSize(ctx context.Context, c *ctr.Container) int64 {
 	if u, ok := d.snaps.(snapshot.Usager); ok {
 		if usage, err := u.Usage(ctx, c.SnapshotKey); err == nil {
-			return usage.Size
+			return usage.Files
 		}
 	}
 	return 0

@@ -117,6 +117,10 @@ type Info struct {
 type Usage struct {
 	Size   int64 // bytes of disk allocated (blocks, not apparent sizes)
 	Inodes int64 // files, directories and links, hard links counted once
+	// Files is the bytes of the regular files' contents (apparent sizes, hard
+	// links once, directories not counted): the size Docker shows for a
+	// container's layer.
+	Files int64
 }
 
 // Snapshotter keeps the snapshots of one root directory. It is safe for

@@ -122,6 +122,11 @@ func TestDockerSystemDFCountsContainers(t *testing.T) {
 	if out := d.mustDocker("system", "df", "-v", "--format", "{{range .Images}}{{.Containers}}{{end}}"); strings.TrimSpace(out) != "2" {
 		t.Errorf("system df -v: the image's containers %q, want 2", out)
 	}
+	// A layer's size is its files' bytes, as Docker counts them: nothing written, 0B.
+	sizes := d.mustDocker("ps", "-a", "-s", "--format", "{{.Names}} {{.Size}}")
+	if !strings.Contains(sizes, "done 300kB (virtual ") || !strings.Contains(sizes, "up 0B (virtual ") {
+		t.Errorf("ps -s:\n%s", sizes)
+	}
 	d.mustDocker("rm", "-f", "up", "done")
 }
 

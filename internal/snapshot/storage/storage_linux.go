@@ -71,6 +71,7 @@ var (
 	keyUpdated = []byte("updated")
 	keySize    = []byte("size")
 	keyInodes  = []byte("inodes")
+	keyFiles   = []byte("files")
 )
 
 // New opens (creating if needed) the snapshotter rooted at root. Only one
@@ -318,6 +319,9 @@ func (s *Snapshotter) Commit(ctx context.Context, name, key string, opts ...snap
 		if err := nb.Put(keyInodes, []byte(strconv.FormatInt(usage.Inodes, 10))); err != nil {
 			return err
 		}
+		if err := nb.Put(keyFiles, []byte(strconv.FormatInt(usage.Files, 10))); err != nil {
+			return err
+		}
 		if parent != "" {
 			children := snaps.Bucket([]byte(parent)).Bucket(bucketChildren)
 			if err := children.Delete([]byte(key)); err != nil {
@@ -420,6 +424,7 @@ func (s *Snapshotter) Usage(ctx context.Context, key string) (snapshot.Usage, er
 		if parseKind(b.Get(keyKind)) == snapshot.KindCommitted {
 			u.Size, _ = strconv.ParseInt(string(b.Get(keySize)), 10, 64)
 			u.Inodes, _ = strconv.ParseInt(string(b.Get(keyInodes)), 10, 64)
+			u.Files, _ = strconv.ParseInt(string(b.Get(keyFiles)), 10, 64) // 0 for layers committed before it was kept
 			return nil
 		}
 		id = string(b.Get(keyID))

@@ -37,6 +37,9 @@ func diskUsage(dir string) (snapshot.Usage, error) {
 		seen[k] = true
 		u.Inodes++
 		u.Size += st.Blocks * 512
+		if st.Mode&syscall.S_IFMT == syscall.S_IFREG {
+			u.Files += st.Size
+		}
 		return nil
 	})
 	return u, err

@@ -287,6 +287,9 @@ func testUsage(e *env) {
 	if active.Size < mib || active.Size > mib+mib/4 {
 		e.t.Errorf("usage of a with one 1 MiB file (linked twice) = %d bytes, want 1 MiB to 1.25 MiB", active.Size)
 	}
+	if want := int64(len("berth")*(mib/5) + 1); active.Files != want || empty.Files != 0 {
+		e.t.Errorf("file bytes of a: %d, want %d (the file once, the small one, no directories); empty: %d", active.Files, want, empty.Files)
+	}
 	if active.Inodes < empty.Inodes+3 {
 		e.t.Errorf("inodes of a: %d after adding a file, a directory and a file, %d before", active.Inodes, empty.Inodes)
 	}
