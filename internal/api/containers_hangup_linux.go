@@ -118,14 +118,12 @@ func awaitHeadRead(conn net.Conn, max time.Duration) {
 		return
 	}
 	unsent := func() (n int) {
-		if rc.Control(func(fd uintptr) {
-			if n, err = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ); err != nil {
-				n = 0
+		rc.Control(func(fd uintptr) {
+			if q, err := unix.IoctlGetInt(int(fd), unix.SIOCOUTQ); err == nil {
+				n = q
 			}
-		}) != nil {
-			return 0
-		}
-		return n
+		})
+		return n // 0 when it cannot tell
 	}
 	pause := 20 * time.Microsecond
 	for deadline := time.Now().Add(max); unsent() > 0 && time.Now().Before(deadline); {
