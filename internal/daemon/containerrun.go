@@ -476,22 +476,20 @@ func (d *Daemon) logConfig(s *ctr.Container) shim.LogConfig {
 	return shim.LogConfig{Driver: logDriver(s.HostConfig), Path: s.LogPath, Opts: s.HostConfig.LogConfig.Config, Attrs: attrs}
 }
 
-// defaultLogDriver is berth's default log driver (see logs.DefaultDriver).
-const defaultLogDriver = logs.DefaultDriver
-
 // defaultLogDriver is the driver of containers that choose none: daemon.json's
-// log-driver, else berth's default.
+// log-driver, else berth's default (logs.DefaultDriver).
 func (d *Daemon) defaultLogDriver() string {
 	if d.cfg.LogDriver != "" {
 		return d.cfg.LogDriver
 	}
-	return defaultLogDriver
+	return logs.DefaultDriver
 }
 
-// logDriver is the container's log driver.
+// logDriver is the container's log driver (recorded at create; an older
+// record without one gets berth's default).
 func logDriver(hc *container.HostConfig) string {
 	if hc.LogConfig.Type == "" {
-		return defaultLogDriver
+		return logs.DefaultDriver
 	}
 	return hc.LogConfig.Type
 }
