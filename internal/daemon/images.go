@@ -199,10 +199,6 @@ func (d *Daemon) ImageTag(ctx context.Context, source, repo, tag string) error {
 func (d *Daemon) ImageDelete(ctx context.Context, ref string, force, prune bool) ([]imagetypes.DeleteResponse, error) {
 	res, err := d.images.Delete(ctx, ref, force)
 	if err != nil {
-		if cerrdefs.IsNotFound(err) {
-			// A name Docker completes with its tag: "No such image: busybox:latest".
-			return nil, cerrdefs.ErrNotFound.WithMessage("No such image: " + familiarTagged(ref))
-		}
 		return nil, err
 	}
 	out := make([]imagetypes.DeleteResponse, 0, len(res))
