@@ -182,13 +182,18 @@ func (s *Store) Delete(c *Container) error {
 	if err := s.RemoveDir(c.ID); err != nil {
 		return err
 	}
+	s.unindex(c)
+	return nil
+}
+
+// unindex forgets c's ID and, if it still names c, its name.
+func (s *Store) unindex(c *Container) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.byID, c.ID)
 	if s.byName[c.Name] == c.ID {
 		delete(s.byName, c.Name)
 	}
-	return nil
 }
 
 // Forget removes c's record and forgets it, leaving the rest of its directory
@@ -197,12 +202,7 @@ func (s *Store) Forget(c *Container) error {
 	if err := os.Remove(filepath.Join(s.Dir(c.ID), recordFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("container %s: %w", c.ID, err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.byID, c.ID)
-	if s.byName[c.Name] == c.ID {
-		delete(s.byName, c.Name)
-	}
+	s.unindex(c)
 	return nil
 }
 
