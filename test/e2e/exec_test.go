@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/berth-engine/berth/internal/testutil"
 )
 
 // TestExecStreams checks what an exec's stream carries, on the wire as docker-py
@@ -29,7 +30,7 @@ func TestExecStreams(t *testing.T) {
 		_, br := d.execStart(t, id, `{"Tty":false}`)
 		var out strings.Builder
 		for {
-			stream, p, err := readStdFrame(br)
+			stream, p, err := testutil.ReadFrame(br)
 			if errors.Is(err, io.EOF) {
 				break
 			}
@@ -165,15 +166,4 @@ func (d *daemon) execStart(t *testing.T, id, body string) (net.Conn, *bufio.Read
 		t.Fatalf("exec start %s: status %d %s", body, resp.StatusCode, b)
 	}
 	return conn, br
-}
-
-// readStdFrame reads one stdcopy frame.
-func readStdFrame(r io.Reader) (stream byte, payload []byte, err error) {
-	var h [8]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return 0, nil, err
-	}
-	payload = make([]byte, binary.BigEndian.Uint32(h[4:]))
-	_, err = io.ReadFull(r, payload)
-	return h[0], payload, err
 }

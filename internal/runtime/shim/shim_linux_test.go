@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -501,7 +500,7 @@ func TestDetachKeysLeaveStdinOpen(t *testing.T) {
 	s.Write([]byte("one\x10x\n")) // a ctrl-p alone is passed on
 	var out bytes.Buffer
 	for out.String() != "one\x10x\n" {
-		stream, p, err := readFrame(s)
+		stream, p, err := testutil.ReadFrame(s)
 		if err != nil {
 			t.Fatalf("before detaching cat echoed %q, then: %v", out.String(), err)
 		}
@@ -510,7 +509,7 @@ func TestDetachKeysLeaveStdinOpen(t *testing.T) {
 		}
 	}
 	s.Write([]byte("\x10\x11ignored"))
-	if _, p, err := readFrame(s); err != io.EOF {
+	if _, p, err := testutil.ReadFrame(s); err != io.EOF {
 		t.Errorf("after the detach keys the stream gave %q, %v; want its end", p, err)
 	}
 	s.Close()
@@ -657,7 +656,7 @@ func TestExecFraming(t *testing.T) {
 	}
 	var frames []string
 	for {
-		stream, p, err := readFrame(s)
+		stream, p, err := testutil.ReadFrame(s)
 		if err != nil {
 			if err != io.EOF {
 				t.Fatalf("after frames %q: %v", frames, err)
@@ -796,7 +795,7 @@ func TestReapAfterTheShimIsKilled(t *testing.T) {
 	}
 	defer s.Close()
 	b.start()
-	if _, p, err := readFrame(s); err != nil || string(p) != "started\n" {
+	if _, p, err := testutil.ReadFrame(s); err != nil || string(p) != "started\n" {
 		t.Fatalf("container said %q, %v", p, err)
 	}
 	initPid := b.client.Pid()
@@ -821,17 +820,6 @@ func TestReapAfterTheShimIsKilled(t *testing.T) {
 		t.Errorf("ReadExit after Reap = %+v, %v", again, err)
 	}
 	// b's cleanup counts cgroups, mounts and processes.
-}
-
-// readFrame reads one stdcopy frame.
-func readFrame(r io.Reader) (stream byte, payload []byte, err error) {
-	var h [8]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return 0, nil, err
-	}
-	payload = make([]byte, binary.BigEndian.Uint32(h[4:]))
-	_, err = io.ReadFull(r, payload)
-	return h[0], payload, err
 }
 
 // killAndWait SIGKILLs pid and waits until it has exited.
@@ -881,7 +869,7 @@ func TestShimMemory(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.start()
-		if _, p, err := readFrame(s); err != nil || string(p) != "ready\n" { // the shim has logged and relayed
+		if _, p, err := testutil.ReadFrame(s); err != nil || string(p) != "ready\n" { // the shim has logged and relayed
 			t.Fatalf("container said %q, %v", p, err)
 		}
 		s.Close()
